@@ -1,0 +1,1 @@
+"""berth: a drop-in OpenStack Placement and an explainable scheduler."""

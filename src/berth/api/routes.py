@@ -1,0 +1,118 @@
+"""The route table: every path, method, handler and the microversion it appeared in.
+
+One place to read the whole API surface, as in Placement's own route table. A path that
+exists but not at the request's microversion answers 404, exactly like Placement.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from berth.api.handlers import (
+    aggregates,
+    allocation_candidates,
+    allocations,
+    inventories,
+    reshaper,
+    resource_classes,
+    resource_providers,
+    root,
+    traits,
+    usages,
+)
+from berth.api.http import Request, Response
+from berth.api.state import AppState
+
+Handler = Callable[[Request, AppState], Response]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    handler: Handler
+    since: tuple[int, int] = (1, 0)
+
+
+_RP = "/resource_providers/{uuid}"
+
+ROUTES: dict[str, list[Route]] = {
+    "/": [Route("GET", root.home)],
+    "/resource_providers": [
+        Route("GET", resource_providers.list_providers),
+        Route("POST", resource_providers.create_provider),
+    ],
+    _RP: [
+        Route("GET", resource_providers.get_provider),
+        Route("PUT", resource_providers.update_provider),
+        Route("DELETE", resource_providers.delete_provider),
+    ],
+    _RP + "/inventories": [
+        Route("GET", inventories.list_inventories),
+        Route("POST", inventories.create_inventory),
+        Route("PUT", inventories.set_inventories),
+        Route("DELETE", inventories.delete_inventories, since=(1, 5)),
+    ],
+    _RP + "/inventories/{resource_class}": [
+        Route("GET", inventories.get_inventory),
+        Route("PUT", inventories.update_inventory),
+        Route("DELETE", inventories.delete_inventory),
+    ],
+    _RP + "/usages": [Route("GET", usages.provider_usages)],
+    _RP + "/aggregates": [
+        Route("GET", aggregates.get_aggregates, since=(1, 1)),
+        Route("PUT", aggregates.set_aggregates, since=(1, 1)),
+    ],
+    _RP + "/allocations": [Route("GET", allocations.provider_allocations)],
+    _RP + "/traits": [
+        Route("GET", traits.list_provider_traits, since=(1, 6)),
+        Route("PUT", traits.set_provider_traits, since=(1, 6)),
+        Route("DELETE", traits.delete_provider_traits, since=(1, 6)),
+    ],
+    "/resource_classes": [
+        Route("GET", resource_classes.list_resource_classes, since=(1, 2)),
+        Route("POST", resource_classes.create_resource_class, since=(1, 2)),
+    ],
+    "/resource_classes/{name}": [
+        Route("GET", resource_classes.get_resource_class, since=(1, 2)),
+        Route("PUT", resource_classes.update_resource_class, since=(1, 2)),
+        Route("DELETE", resource_classes.delete_resource_class, since=(1, 2)),
+    ],
+    "/traits": [Route("GET", traits.list_traits, since=(1, 6))],
+    "/traits/{name}": [
+        Route("GET", traits.get_trait, since=(1, 6)),
+        Route("PUT", traits.put_trait, since=(1, 6)),
+        Route("DELETE", traits.delete_trait, since=(1, 6)),
+    ],
+    "/allocations": [Route("POST", allocations.post_allocations, since=(1, 13))],
+    "/allocations/{consumer_uuid}": [
+        Route("GET", allocations.get_allocations),
+        Route("PUT", allocations.put_allocations),
+        Route("DELETE", allocations.delete_allocations),
+    ],
+    "/allocation_candidates": [
+        Route("GET", allocation_candidates.list_candidates, since=(1, 10)),
+    ],
+    "/usages": [Route("GET", usages.usages, since=(1, 9))],
+    "/reshaper": [Route("POST", reshaper.reshape, since=(1, 30))],
+}
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
+    return re.compile(f"^{pattern}$")
+
+
+COMPILED: list[tuple[re.Pattern[str], list[Route]]] = [
+    (_compile(path), routes) for path, routes in ROUTES.items()
+]
+
+
+def match(path: str) -> tuple[list[Route], dict[str, str]] | None:
+    """The routes registered at ``path`` and the path parameters, or None."""
+    for pattern, routes in COMPILED:
+        m = pattern.match(path)
+        if m is not None:
+            return routes, m.groupdict()
+    return None

@@ -1,0 +1,46 @@
+"""Generation compare-and-swap: the only concurrency control berth uses for writes.
+
+A writer reads a provider's (or consumer's) generation, decides, and then bumps it with
+``UPDATE … WHERE generation = :seen`` inside its transaction. If another writer got there
+first the UPDATE matches no row and the whole transaction is abandoned with a 409
+``placement.concurrent_update``: clients re-read and retry, and nobody holds a global lock.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, update
+
+from berth.db import tables
+from berth.model.errors import ConcurrentUpdate
+
+
+def bump_provider(conn: Connection, provider_id: int, seen: int) -> int:
+    """Move provider ``provider_id`` from generation ``seen`` to ``seen + 1``, or raise 409."""
+    rp = tables.resource_providers
+    result = conn.execute(
+        update(rp)
+        .where(rp.c.id == provider_id, rp.c.generation == seen)
+        .values(generation=seen + 1, updated_at=tables.now())
+    )
+    if result.rowcount != 1:
+        raise ConcurrentUpdate(
+            "resource provider generation conflict: another thread concurrently updated "
+            "the provider. Please retry your update"
+        )
+    return seen + 1
+
+
+def bump_consumer(conn: Connection, consumer_id: int, seen: int) -> int:
+    """Move consumer ``consumer_id`` from generation ``seen`` to ``seen + 1``, or raise 409."""
+    c = tables.consumers
+    result = conn.execute(
+        update(c)
+        .where(c.c.id == consumer_id, c.c.generation == seen)
+        .values(generation=seen + 1, updated_at=tables.now())
+    )
+    if result.rowcount != 1:
+        raise ConcurrentUpdate(
+            "consumer generation conflict: another process concurrently updated the "
+            "consumer. Please retry your update"
+        )
+    return seen + 1

@@ -1,0 +1,186 @@
+"""The schema: Placement's resource model as tables.
+
+One row per provider, inventory, allocation, consumer, trait and aggregate; the trees are
+``parent_provider_id``/``root_provider_id`` columns. ``resource_providers.generation`` and
+``consumers.generation`` are the compare-and-swap counters every concurrent write goes
+through. Names are compared byte-for-byte on every engine (``utf8mb4_bin`` on MySQL), as
+Placement's API treats them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_MYSQL: dict[str, Any] = {
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_bin",
+    "mysql_engine": "InnoDB",
+}
+
+
+def _timestamps() -> list[Column[Any]]:
+    return [
+        Column("created_at", DateTime, nullable=True),
+        Column("updated_at", DateTime, nullable=True),
+    ]
+
+
+resource_classes = Table(
+    "resource_classes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False),
+    *_timestamps(),
+    UniqueConstraint("name"),
+    **_MYSQL,
+)
+
+traits = Table(
+    "traits",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False),
+    *_timestamps(),
+    UniqueConstraint("name"),
+    **_MYSQL,
+)
+
+resource_providers = Table(
+    "resource_providers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uuid", String(36), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("generation", Integer, nullable=False, default=0),
+    Column("root_provider_id", Integer, ForeignKey("resource_providers.id"), nullable=True),
+    Column("parent_provider_id", Integer, ForeignKey("resource_providers.id"), nullable=True),
+    *_timestamps(),
+    UniqueConstraint("uuid"),
+    UniqueConstraint("name"),
+    Index(None, "root_provider_id"),
+    Index(None, "parent_provider_id"),
+    **_MYSQL,
+)
+
+inventories = Table(
+    "inventories",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("resource_provider_id", Integer, ForeignKey("resource_providers.id"), nullable=False),
+    Column("resource_class_id", Integer, ForeignKey("resource_classes.id"), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False),
+    Column("min_unit", Integer, nullable=False),
+    Column("max_unit", Integer, nullable=False),
+    Column("step_size", Integer, nullable=False),
+    Column("allocation_ratio", Float, nullable=False),
+    *_timestamps(),
+    UniqueConstraint("resource_provider_id", "resource_class_id"),
+    Index(None, "resource_class_id"),
+    **_MYSQL,
+)
+
+consumer_types = Table(
+    "consumer_types",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False),
+    *_timestamps(),
+    UniqueConstraint("name"),
+    **_MYSQL,
+)
+
+consumers = Table(
+    "consumers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uuid", String(36), nullable=False),
+    Column("project_id", String(255), nullable=False),
+    Column("user_id", String(255), nullable=False),
+    Column("generation", Integer, nullable=False, default=0),
+    Column("consumer_type_id", Integer, ForeignKey("consumer_types.id"), nullable=True),
+    *_timestamps(),
+    UniqueConstraint("uuid"),
+    Index(None, "project_id", "user_id"),
+    **_MYSQL,
+)
+
+allocations = Table(
+    "allocations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("resource_provider_id", Integer, ForeignKey("resource_providers.id"), nullable=False),
+    Column("consumer_id", String(36), nullable=False),
+    Column("resource_class_id", Integer, ForeignKey("resource_classes.id"), nullable=False),
+    Column("used", Integer, nullable=False),
+    *_timestamps(),
+    Index(None, "resource_provider_id", "resource_class_id"),
+    Index(None, "consumer_id"),
+    Index(None, "resource_class_id"),
+    **_MYSQL,
+)
+
+placement_aggregates = Table(
+    "placement_aggregates",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uuid", String(36), nullable=False),
+    UniqueConstraint("uuid"),
+    **_MYSQL,
+)
+
+resource_provider_aggregates = Table(
+    "resource_provider_aggregates",
+    metadata,
+    Column(
+        "resource_provider_id",
+        Integer,
+        ForeignKey("resource_providers.id"),
+        primary_key=True,
+    ),
+    Column("aggregate_id", Integer, ForeignKey("placement_aggregates.id"), primary_key=True),
+    Index(None, "aggregate_id"),
+    **_MYSQL,
+)
+
+resource_provider_traits = Table(
+    "resource_provider_traits",
+    metadata,
+    Column(
+        "resource_provider_id",
+        Integer,
+        ForeignKey("resource_providers.id"),
+        primary_key=True,
+    ),
+    Column("trait_id", Integer, ForeignKey("traits.id"), primary_key=True),
+    Index(None, "trait_id"),
+    **_MYSQL,
+)
+
+
+def now() -> datetime:
+    """The timestamp stored in created_at/updated_at: naive UTC, identical on every engine."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)

@@ -1,0 +1,71 @@
+"""Composition root: build the application from settings and serve it.
+
+The only place that knows how the pieces fit: settings → Store (upgraded) → policy →
+PlacementApp → gunicorn. Each gunicorn worker builds its own engine after fork, so no
+database connection is ever shared between processes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from berth.api.app import PlacementApp
+from berth.api.policy import Enforcer, load_policy_file
+from berth.api.state import ApiConfig, AppState
+from berth.db import migrate
+from berth.db.engine import Store
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int = 8780
+    workers: int = 2
+    api: ApiConfig = field(default_factory=ApiConfig)
+
+
+def build_app(
+    database_url: str, api: ApiConfig | None = None, *, upgrade: bool = True
+) -> PlacementApp:
+    api = api or ApiConfig()
+    store = Store.from_url(database_url)
+    if upgrade:
+        migrate.upgrade(store)
+    overrides = load_policy_file(api.policy_file) if api.policy_file else None
+    enforcer = Enforcer(api.policy_defaults, overrides)
+    return PlacementApp(AppState(store=store, policy=enforcer, config=api))
+
+
+def serve(settings: ServerSettings) -> None:
+    """Upgrade the schema once, then serve with gunicorn's pre-fork workers."""
+    from gunicorn.app.base import BaseApplication
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s"
+    )
+    migrate.upgrade(Store.from_url(settings.database_url))
+    if settings.api.policy_file is not None:
+        load_policy_file(Path(settings.api.policy_file))  # fail fast on a bad file
+
+    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{settings.host}:{settings.port}")
+            self.cfg.set("workers", settings.workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", 4)
+            self.cfg.set("timeout", 120)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("post_fork", _post_fork)
+
+        def load(self) -> Any:
+            return build_app(settings.database_url, settings.api, upgrade=False)
+
+    _Gunicorn().run()
+
+
+def _post_fork(server: Any, worker: Any) -> None:
+    logging.getLogger("berth").info("worker %s ready", worker.pid)
