@@ -8,7 +8,6 @@ substitution, ``not``, ``and``, ``or`` and parentheses.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -89,16 +88,40 @@ class Match(Check):
         return actual is not None and str(actual) == expected
 
 
-_TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
+
 
 
 class RuleSyntaxError(ValueError):
     pass
 
 
+def _tokenize(text: str) -> list[str]:
+    """Split on white space, then peel parentheses off each word's ends.
+
+    Only leading ``(`` and trailing ``)`` are peeled, and a trailing ``)`` only while the
+    word's own parentheses stay balanced, so ``project_id:%(project_id)s)`` keeps its
+    substitution intact, as oslo.policy reads it.
+    """
+    tokens: list[str] = []
+    for word in text.split():
+        lead = 0
+        while word.startswith("("):
+            lead += 1
+            word = word[1:]
+        tokens.extend("(" * lead)
+        trail = 0
+        while word.endswith(")") and word.count(")") > word.count("("):
+            trail += 1
+            word = word[:-1]
+        if word:
+            tokens.append(word)
+        tokens.extend(")" * trail)
+    return tokens
+
+
 def parse(text: str) -> Check:
     """Parse a rule string; an empty rule is always true, as in oslo.policy."""
-    tokens: list[str] = [str(t) for t in _TOKEN.findall(text or "")]
+    tokens = _tokenize(text or "")
     if not tokens:
         return Always(True)
     pos = 0
