@@ -40,3 +40,54 @@ def test_unknown_path_has_error_code(client: httpx.Client) -> None:
     error = resp.json()["errors"][0]
     assert error["code"] == "placement.undefined_code"
     assert error["request_id"].startswith("req-")
+
+
+def test_latest_and_default_versions(client: httpx.Client) -> None:
+    latest = client.get("/", headers={"OpenStack-API-Version": "placement latest"})
+    assert latest.headers["openstack-api-version"] == "placement 1.39"
+    del client.headers["OpenStack-API-Version"]
+    default = client.get("/")
+    assert default.headers["openstack-api-version"] == "placement 1.0"
+
+
+def test_version_header_naming_several_services(client: httpx.Client) -> None:
+    resp = client.get("/", headers={"OpenStack-API-Version": "compute 2.1, placement 1.30"})
+    assert resp.headers["openstack-api-version"] == "placement 1.30"
+    other = client.get("/", headers={"OpenStack-API-Version": "compute 2.1"})
+    assert other.headers["openstack-api-version"] == "placement 1.0"
+
+
+def test_version_with_leading_zero_is_read_as_number(client: httpx.Client) -> None:
+    resp = client.get("/", headers={"OpenStack-API-Version": "placement 1.05"})
+    assert resp.headers["openstack-api-version"] == "placement 1.5"
+
+
+def test_406_names_the_supported_range(client: httpx.Client) -> None:
+    resp = client.get("/resource_providers", headers={"OpenStack-API-Version": "placement 0.9"})
+    assert resp.status_code == 406
+    error = resp.json()["errors"][0]
+    assert "Unacceptable version header: 0.9" in error["detail"]
+    assert (error["min_version"], error["max_version"]) == ("1.0", "1.39")
+    assert "code" not in error  # no version was negotiated
+
+
+def test_root_cache_headers_from_1_15(client: httpx.Client) -> None:
+    new = client.get("/", headers={"OpenStack-API-Version": "placement 1.15"})
+    assert new.headers["cache-control"] == "no-cache"
+    assert new.headers["last-modified"].endswith(" GMT")
+    old = client.get("/", headers={"OpenStack-API-Version": "placement 1.14"})
+    assert "cache-control" not in old.headers
+    assert "last-modified" not in old.headers
+
+
+def test_root_needs_no_token_but_the_rest_does(client: httpx.Client) -> None:
+    del client.headers["X-Auth-Token"]
+    assert client.get("/").status_code == 200
+    assert client.get("/barnabas").status_code == 401
+    assert client.get("/resource_providers", headers={"X-Auth-Token": "admin:admin"}).is_success
+
+
+def test_auth_comes_before_microversion(client: httpx.Client) -> None:
+    del client.headers["X-Auth-Token"]
+    resp = client.get("/resource_providers", headers={"OpenStack-API-Version": "placement 9.9"})
+    assert resp.status_code == 401

@@ -1,9 +1,19 @@
 """Authentication: the development ``noauth`` mode, behaving like Placement's ``noauth2``.
 
-Token ``admin`` is an admin; token ``user:project`` is that user in that project with no
-roles; an ``X-Roles`` header (and ``X-Project-Id``/``OpenStack-System-Scope``) is honoured,
-as keystonemiddleware would set them; no token at all is 401. In production berth sits
-behind keystonemiddleware or a gateway that sets the same headers.
+Placement's own API tests (and every tool written against them) drive authorization this
+way, so berth reads the headers exactly as Placement + oslo.context do:
+
+* no ``X-Auth-Token`` at all is 401 (an empty token is still a token);
+* the token ``user:project`` names the user and, unless the token is system-scoped, the
+  project (``project`` defaults to ``user``);
+* ``X-Roles`` (comma-separated) gives the roles; without it the token ``admin`` has the
+  ``admin`` role and any other token none;
+* ``X-Project-Id`` (then ``X-Tenant-Id``/``X-Tenant``) names the project over the token's,
+  as keystonemiddleware would set it;
+* ``OpenStack-System-Scope`` makes the token system-scoped: it has no project unless a
+  header names one.
+
+In production berth sits behind keystonemiddleware or a gateway that sets these headers.
 """
 
 from __future__ import annotations
@@ -12,27 +22,25 @@ from berth.api.errors import Unauthorized
 from berth.api.http import Context, Request
 
 
+def _roles(header: str | None, user_id: str) -> frozenset[str]:
+    if header is not None:
+        # keystone roles compare case-insensitively; keep them lower-cased once here.
+        return frozenset(r.strip().lower() for r in header.split(",") if r.strip())
+    return frozenset({"admin"}) if user_id == "admin" else frozenset()
+
+
 def noauth_context(req: Request) -> Context:
     token = req.headers.get("x-auth-token")
     if token is None:
         raise Unauthorized("The request you have made requires authentication.")
-    user_id, _, project_id = token.partition(":")
-    project_id = project_id or user_id
-    roles_header = req.headers.get("x-roles")
-    if roles_header is not None:
-        roles = frozenset(r.strip().lower() for r in roles_header.split(",") if r.strip())
-    elif user_id == "admin":
-        # keystone expands implied roles: admin implies member and reader.
-        roles = frozenset({"admin", "member", "reader"})
-    else:
-        roles = frozenset()
+    user_id, _, token_project = token.partition(":")
+    token_project = token_project or user_id
     system_scope = req.headers.get("openstack-system-scope") or None
-    header_project = req.headers.get("x-project-id") or req.headers.get("x-tenant-id")
-    # A system-scoped token has no project unless one is named explicitly.
-    project = header_project if system_scope else (header_project or project_id)
+    tenant = req.headers.get("x-tenant-id") if system_scope else token_project
+    project = req.headers.get("x-project-id") or tenant or req.headers.get("x-tenant") or None
     return Context(
-        user_id=req.headers.get("x-user-id") or user_id,
+        user_id=user_id,
         project_id=project,
-        roles=roles,
+        roles=_roles(req.headers.get("x-roles"), user_id),
         system_scope=system_scope,
     )

@@ -1,54 +1,92 @@
 """CORS, when an operator configures allowed origins (browser dashboards calling berth).
 
-Preflight ``OPTIONS`` requests from an allowed origin are answered before auth, as
-oslo.middleware's CORS filter does in front of Placement; other requests from an allowed
-origin get ``Access-Control-Allow-Origin`` on the way out.
+Behaves like oslo.middleware's CORS filter, which Placement wraps around its application
+(outside auth and microversions):
+
+* every ``OPTIONS`` request is a preflight: whatever the application answered (405, 401,
+  ...) becomes an empty 200, which carries ``Access-Control-Allow-*`` headers only when the
+  origin, the requested method and every requested header are allowed;
+* any other request from an allowed origin gets ``Access-Control-Allow-Origin`` added.
+
+Without configured origins nothing changes (``OPTIONS`` is then simply a 405).
 """
 
 from __future__ import annotations
 
 from berth.api.http import Request, Response
 
-_SIMPLE_HEADERS = {
-    "cache-control",
-    "content-language",
-    "content-type",
-    "expires",
-    "last-modified",
-    "pragma",
-}
-_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS")
+# Headers a browser may always send (oslo.middleware's "simple headers").
+_SIMPLE_HEADERS = frozenset(
+    {
+        "accept",
+        "accept-language",
+        "content-type",
+        "cache-control",
+        "content-language",
+        "expires",
+        "last-modified",
+        "pragma",
+    }
+)
+_METHODS = frozenset({"OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "PATCH"})
+MAX_AGE = 3600
+
+
+def _add_vary(resp: Response, value: str) -> None:
+    for i, (name, existing) in enumerate(resp.headers):
+        if name.lower() == "vary":
+            resp.headers[i] = (name, f"{existing},{value}")
+            return
+    resp.headers.append(("Vary", value))
 
 
 class CorsPolicy:
     def __init__(self, origins: tuple[str, ...], allow_headers: tuple[str, ...]) -> None:
         self.origins = frozenset(origins)
-        self.allow_headers = frozenset(h.lower() for h in allow_headers)
+        self.allow_headers = frozenset(h.strip().lower() for h in allow_headers)
 
-    def preflight(self, req: Request) -> Response | None:
-        if not self.origins or req.method != "OPTIONS":
-            return None
+    def _origin(self, req: Request) -> str | None:
+        """The origin to allow for this request, or None (``*`` allows any)."""
         origin = req.headers.get("origin")
-        asked_method = req.headers.get("access-control-request-method")
-        if origin is None or asked_method is None:
+        if origin is None:
             return None
-        resp = Response(status=200)
-        if origin not in self.origins or asked_method.upper() not in _METHODS:
+        if origin in self.origins:
+            return origin
+        return "*" if "*" in self.origins else None
+
+    def apply(self, req: Request, resp: Response) -> Response:
+        """Turn the application's response into the one the client sees."""
+        if not self.origins:
             return resp
-        asked = req.headers.get("access-control-request-headers", "")
-        wanted = [h.strip().lower() for h in asked.split(",") if h.strip()]
-        if any(h not in self.allow_headers and h not in _SIMPLE_HEADERS for h in wanted):
+        if any(name.lower() == "access-control-allow-origin" for name, _ in resp.headers):
             return resp
-        resp.header("Access-Control-Allow-Origin", origin)
-        resp.header("Access-Control-Allow-Methods", asked_method.upper())
-        if wanted:
-            resp.header("Access-Control-Allow-Headers", ",".join(wanted))
-        resp.header("Vary", "Origin")
+        if req.method == "OPTIONS":
+            return self._preflight(req, resp)
+        origin = self._origin(req)
+        if origin is not None:
+            _add_vary(resp, "Origin")
+            resp.header("Access-Control-Allow-Origin", origin)
+            resp.header("Access-Control-Allow-Credentials", "true")
         return resp
 
-    def decorate(self, req: Request, resp: Response) -> None:
-        origin = req.headers.get("origin")
-        if not self.origins or origin is None or origin not in self.origins:
-            return
-        resp.header("Access-Control-Allow-Origin", origin)
+    def _preflight(self, req: Request, resp: Response) -> Response:
+        if not 200 <= resp.status < 300:
+            resp = Response(status=200)
+        origin = self._origin(req)
+        method = req.headers.get("access-control-request-method")
+        if origin is None or method is None or method not in _METHODS:
+            return resp
+        asked = req.headers.get("access-control-request-headers", "")
+        wanted = [h.strip() for h in asked.split(",") if h.strip()]
+        allowed = self.allow_headers | _SIMPLE_HEADERS
+        if any(h.lower() not in allowed for h in wanted):
+            return resp
+        resp.headers = [(n, v) for n, v in resp.headers if n.lower() != "vary"]
         resp.header("Vary", "Origin")
+        resp.header("Access-Control-Allow-Origin", origin)
+        resp.header("Access-Control-Allow-Credentials", "true")
+        resp.header("Access-Control-Max-Age", str(MAX_AGE))
+        resp.header("Access-Control-Allow-Methods", method)
+        if wanted:
+            resp.header("Access-Control-Allow-Headers", ",".join(wanted))
+        return resp

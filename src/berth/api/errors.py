@@ -12,6 +12,7 @@ import html
 import json
 from http import HTTPStatus
 
+from berth.api.accept import error_format as accept_format
 from berth.model.errors import UNDEFINED
 
 # The first paragraph of an error's detail, as Placement (via WebOb) words it.
@@ -44,6 +45,7 @@ class HTTPError(Exception):
         code: str = UNDEFINED,
         headers: list[tuple[str, str]] | None = None,
         status: int | None = None,
+        extra: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         if status is not None:
@@ -51,6 +53,9 @@ class HTTPError(Exception):
         self.message = message
         self.code = code
         self.headers = headers or []
+        # Further members of the error object (a 406 for an unknown microversion names
+        # the supported range, so a client can pick one).
+        self.extra = extra or {}
 
     @property
     def title(self) -> str:
@@ -99,24 +104,28 @@ class UnsupportedMediaType(HTTPError):
     status = 415
 
 
-def render(err: HTTPError, *, request_id: str, accept: str, with_code: bool) -> tuple[str, bytes]:
+def render(
+    err: HTTPError, *, request_id: str, accept: str | None, with_code: bool
+) -> tuple[str, bytes]:
     """Return (content type, body) for ``err``, in the format the client accepts.
 
-    Like Placement, JSON unless the client asked for something else that it prefers:
-    an ``Accept: text/html`` client gets HTML, so a browser sees a page, not a blob.
+    Like Placement: JSON unless the client prefers something else. A browser's
+    ``Accept: text/html`` gets an HTML page; a client that accepts neither HTML nor JSON
+    gets plain text (see ``berth.api.accept.error_format``).
     """
-    accept = (accept or "").lower()
-    wants_json = not accept or "application/json" in accept or "*/*" in accept
-    if not wants_json and "text/html" in accept:
+    media = accept_format(accept)
+    status_line = f"{err.status} {err.title}"
+    if media == "text/html":
+        message = f"<br /><br />\n{html.escape(err.message)}\n" if err.message else ""
         body = (
-            f"<html><head><title>{err.status} {html.escape(err.title)}</title></head>"
-            f"<body><h1>{err.status} {html.escape(err.title)}</h1>"
-            f"{html.escape(err.detail())}<br /><br />\n</body></html>"
+            f"<html>\n <head>\n  <title>{html.escape(status_line)}</title>\n </head>\n"
+            f" <body>\n  <h1>{html.escape(status_line)}</h1>\n"
+            f"  {html.escape(_EXPLANATIONS.get(err.status, ''))}{message}\n"
+            " </body>\n</html>"
         )
         return "text/html; charset=UTF-8", body.encode()
-    if not wants_json and accept.startswith("text/plain"):
-        text = f"{err.status} {err.title}\n\n{err.detail()}\n"
-        return "text/plain; charset=UTF-8", text.encode()
+    if media == "text/plain":
+        return "text/plain; charset=UTF-8", f"{status_line}\n\n{err.detail()}\n".encode()
     item: dict[str, object] = {
         "status": err.status,
         "title": err.title,
@@ -125,4 +134,5 @@ def render(err: HTTPError, *, request_id: str, accept: str, with_code: bool) -> 
     }
     if with_code:
         item["code"] = err.code
+    item.update(err.extra)
     return "application/json", json.dumps({"errors": [item]}).encode()

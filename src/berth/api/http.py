@@ -49,6 +49,8 @@ class Request:
     context: Context = field(default_factory=Context)
     path_params: dict[str, str] = field(default_factory=dict)
     _body: bytes | None = None
+    # Why the raw path could not be read (not UTF-8); the app answers 400 with it.
+    path_error: str | None = None
 
     @classmethod
     def from_environ(cls, environ: dict[str, Any], request_id: str) -> Request:
@@ -61,11 +63,15 @@ class Request:
         if environ.get("CONTENT_LENGTH"):
             headers["content-length"] = environ["CONTENT_LENGTH"]
         raw_path = environ.get("PATH_INFO", "/") or "/"
+        path_error = None
         # PEP 3333 hands us latin-1 decoded bytes; re-decode as UTF-8 (unicode names).
         try:
             path = raw_path.encode("latin-1").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            path = raw_path
+        except UnicodeEncodeError:
+            path = raw_path  # already text (some servers decode for us)
+        except UnicodeDecodeError:
+            path = raw_path.encode("latin-1").decode("utf-8", errors="replace")
+            path_error = "The request path is not valid UTF-8."
         return cls(
             method=environ.get("REQUEST_METHOD", "GET").upper(),
             path=path,
@@ -73,14 +79,24 @@ class Request:
             headers=headers,
             environ=environ,
             request_id=request_id,
+            path_error=path_error,
         )
 
     @property
     def query(self) -> list[tuple[str, str]]:
-        """Query parameters in order, repeats kept (member_of may repeat)."""
+        """Query parameters in order, repeats kept (member_of may repeat).
+
+        400 when the query string is not UTF-8, raw or percent-encoded.
+        """
         try:
-            return parse_qsl(self.query_string, keep_blank_values=True, errors="strict")
+            text = self.query_string.encode("latin-1").decode("utf-8")
+        except UnicodeEncodeError:
+            text = self.query_string
         except UnicodeDecodeError as exc:
+            raise BadRequest("Invalid query string: not UTF-8") from exc
+        try:
+            return parse_qsl(text, keep_blank_values=True, errors="strict")
+        except (UnicodeDecodeError, ValueError) as exc:
             raise BadRequest("Invalid query string: not UTF-8") from exc
 
     def query_dict(self) -> dict[str, list[str]]:
@@ -89,22 +105,45 @@ class Request:
             out.setdefault(key, []).append(value)
         return out
 
+    def content_length(self) -> int | None:
+        """The declared body length; 400 when it is not a non-negative integer."""
+        text = self.headers.get("content-length", "").strip()
+        if not text:
+            return None
+        if not text.isascii() or not text.isdigit():
+            raise BadRequest("content-length header must be an integer")
+        return int(text)
+
     @property
     def body(self) -> bytes:
+        """The request body, read once; 413 beyond ``MAX_BODY_BYTES``.
+
+        A chunked body (no Content-Length) is read up to the limit, never unbounded.
+        """
         if self._body is None:
-            length_text = self.headers.get("content-length", "")
-            try:
-                length = int(length_text) if length_text else 0
-            except ValueError as exc:
-                raise BadRequest(f"Invalid content-length: {length_text}") from exc
-            if length > MAX_BODY_BYTES:
+            length = self.content_length()
+            if length is not None and length > MAX_BODY_BYTES:
                 raise PayloadTooLarge(f"Request body larger than {MAX_BODY_BYTES} bytes")
             stream = self.environ.get("wsgi.input")
-            self._body = stream.read(length) if (stream is not None and length > 0) else b""
+            if stream is None or length == 0:
+                self._body = b""
+            elif length is not None:
+                self._body = stream.read(length)
+            elif "chunked" in self.headers.get("transfer-encoding", "").lower():
+                data = stream.read(MAX_BODY_BYTES + 1)
+                if len(data) > MAX_BODY_BYTES:
+                    raise PayloadTooLarge(f"Request body larger than {MAX_BODY_BYTES} bytes")
+                self._body = data
+            else:
+                self._body = b""
         return self._body
 
     def json_body(self) -> Any:
-        """The body as JSON; 415/400 as Placement answers for the wrong media type or syntax."""
+        """The body as JSON; 415/400 as Placement answers for the wrong media type or syntax.
+
+        ``NaN``/``Infinity`` (which Python's parser accepts but JSON does not have) and
+        absurdly deep nesting are malformed JSON here, never a crash further down.
+        """
         ctype = self.headers.get("content-type")
         media = ctype.split(";")[0].strip().lower() if ctype else None
         if media != "application/json":
@@ -112,12 +151,18 @@ class Request:
                 f"The media type {media} is not supported, use application/json"
             )
         try:
-            return json.loads(self.body)
+            return json.loads(self.body, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"Malformed JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise BadRequest("Malformed JSON: nested too deeply") from exc
 
     def path_param(self, name: str) -> str:
         return unquote(self.path_params[name])
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 @dataclass(slots=True)

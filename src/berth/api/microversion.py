@@ -6,7 +6,6 @@ that a handler's ``if req.version >= (1, 28)`` can be read against it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -14,7 +13,6 @@ from berth.api.errors import BadRequest, NotAcceptable
 
 SERVICE_TYPE = "placement"
 HEADER = "OpenStack-API-Version"
-LEGACY_HEADER = "X-OpenStack-Placement-API-Version"
 
 VERSIONS = (
     "1.0",  # Initial version: providers, inventories, allocations, usages.
@@ -68,10 +66,16 @@ class Version(NamedTuple):
 
     @classmethod
     def parse(cls, text: str) -> Version:
-        m = re.fullmatch(r"(\d+)\.(\d+)", text.strip())
-        if m is None:
-            raise BadRequest(f"invalid version string: {text.strip()}")
-        return cls(int(m.group(1)), int(m.group(2)))
+        """``MAJOR.MINOR``, read as Placement reads it (``1.05`` is 1.5); 400 otherwise."""
+        major, dot, minor = text.strip().partition(".")
+        try:
+            if not dot or "." in minor:
+                raise ValueError(text)
+            return cls(int(major), int(minor))
+        except ValueError as exc:
+            raise BadRequest(
+                f"Invalid microversion: invalid version string: {text.strip()}"
+            ) from exc
 
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}"
@@ -81,25 +85,38 @@ MIN_VERSION = Version.parse(VERSIONS[0])
 MAX_VERSION = Version.parse(VERSIONS[-1])
 
 
+def requested(headers: Mapping[str, str]) -> str | None:
+    """The version asked for in ``OpenStack-API-Version``, or None.
+
+    The header may name several services (``compute 2.1, placement 1.30``, or repeated
+    headers folded with commas); the last ``placement`` entry wins, as in
+    microversion-parse.
+    """
+    value = headers.get(HEADER.lower())
+    if value is None:
+        return None
+    for part in reversed(value.split(",")):
+        words = part.strip().split(None, 1)
+        if len(words) == 2 and words[0].lower() == SERVICE_TYPE:
+            return words[1].strip()
+    return None
+
+
 def negotiate(headers: Mapping[str, str]) -> Version:
     """Pick the request's version from its headers; the minimum when none is asked for.
 
-    Raises 400 for a malformed version and 406 for one outside [MIN_VERSION, MAX_VERSION].
+    Raises 400 for a malformed version and 406 for one Placement does not have; the 406
+    names the supported range so the client can retry with one of them.
     """
-    value = headers.get(HEADER.lower())
-    requested: str | None = None
-    if value is not None:
-        for part in value.split(","):
-            words = part.strip().split(None, 1)
-            if len(words) == 2 and words[0].lower() == SERVICE_TYPE:
-                requested = words[1].strip()
-    if requested is None:
-        requested = headers.get(LEGACY_HEADER.lower())
-    if requested is None:
+    text = requested(headers)
+    if text is None:
         return MIN_VERSION
-    if requested.strip().lower() == "latest":
+    if text == "latest":
         return MAX_VERSION
-    version = Version.parse(requested)
-    if not (MIN_VERSION <= version <= MAX_VERSION):
-        raise NotAcceptable(f"Unacceptable version header: {requested.strip()}")
+    version = Version.parse(text)
+    if str(version) not in VERSIONS:
+        raise NotAcceptable(
+            f"Invalid microversion: Unacceptable version header: {text}",
+            extra={"max_version": str(MAX_VERSION), "min_version": str(MIN_VERSION)},
+        )
     return version

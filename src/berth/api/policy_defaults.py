@@ -1,10 +1,25 @@
 """Placement's policy rules and their defaults, legacy and secure-RBAC.
 
 Rule names are Placement's, so an operator's existing policy file applies unchanged.
-``SECURE_DEFAULTS`` are the new defaults (project-scoped; admin or service role, and
-project readers may see their own project's usages); ``LEGACY_DEFAULTS`` are the old
-``admin_api`` rules, OR-ed with the new ones when berth runs with ``--policy-defaults
-legacy`` (Placement's ``enforce_new_defaults = False``).
+
+``SECURE_DEFAULTS`` are the new (secure-RBAC) defaults, worked out from Placement's own
+``*-secure-rbac.yaml`` API tests:
+
+* every operation is open to the ``admin`` role (in any project: Placement is an
+  infrastructure service, a project admin *is* the cloud admin) and to the ``service``
+  role (nova, neutron, cyborg, ... acting with a service token);
+* ``placement:reshaper:reshape`` is for services only: moving allocations between
+  providers is something only the virt driver knows how to do consistently;
+* ``placement:usages`` (``GET /usages?project_id=``) is also open to any reader of *that*
+  project, so a project can see how much it consumes;
+* project members and readers get nothing else.
+
+``LEGACY_DEFAULTS`` are the old ``admin_api`` rules; with ``--policy-defaults legacy``
+(Placement's ``[oslo_policy] enforce_new_defaults = False``) a rule passes when its old
+*or* its new default passes.
+
+Every ``placement:*`` rule is project-scoped (``SCOPED_RULES``): a system-scoped token is
+refused whatever its roles, in both modes, as Placement does with ``enforce_scope``.
 """
 
 from __future__ import annotations
@@ -12,15 +27,18 @@ from __future__ import annotations
 ADMIN = "role:admin"
 SERVICE = "role:service"
 ADMIN_OR_SERVICE = "rule:admin_or_service_api"
-PROJECT_READER_OR_ADMIN_OR_SERVICE = (
-    "(role:reader and project_id:%(project_id)s) or rule:admin_or_service_api"
-)
+SERVICE_ONLY = "rule:service_api"
+PROJECT_READER_OR_ADMIN_OR_SERVICE = "rule:project_reader_or_admin_or_service_api"
 
+# Rules only ever referenced by other rules (``rule:NAME``), never enforced directly.
 BASE_RULES: dict[str, str] = {
     "admin_api": ADMIN,
     "service_api": SERVICE,
     "admin_or_service_api": f"{ADMIN} or {SERVICE}",
-    "project_reader_or_admin_or_service_api": PROJECT_READER_OR_ADMIN_OR_SERVICE,
+    "project_reader_api": "role:reader and project_id:%(project_id)s",
+    "project_reader_or_admin_or_service_api": (
+        "rule:project_reader_api or rule:admin_or_service_api"
+    ),
 }
 
 _ADMIN_OR_SERVICE_RULES = (
@@ -55,20 +73,23 @@ _ADMIN_OR_SERVICE_RULES = (
     "placement:allocations:update",
     "placement:allocations:delete",
     "placement:allocation_candidates:list",
-    "placement:reshaper:reshape",
 )
 
-SECURE_DEFAULTS: dict[str, str] = {
-    **BASE_RULES,
+# The rules handlers enforce, with their secure-RBAC default.
+OPERATION_DEFAULTS: dict[str, str] = {
     **{name: ADMIN_OR_SERVICE for name in _ADMIN_OR_SERVICE_RULES},
+    "placement:reshaper:reshape": SERVICE_ONLY,
     "placement:usages": PROJECT_READER_OR_ADMIN_OR_SERVICE,
 }
 
-LEGACY_DEFAULTS: dict[str, str] = {
-    name: "rule:admin_api" for name in (*_ADMIN_OR_SERVICE_RULES, "placement:usages")
-}
+SECURE_DEFAULTS: dict[str, str] = {**BASE_RULES, **OPERATION_DEFAULTS}
+
+LEGACY_DEFAULTS: dict[str, str] = {name: "rule:admin_api" for name in OPERATION_DEFAULTS}
 
 RULE_NAMES: tuple[str, ...] = tuple(SECURE_DEFAULTS)
+
+# Rules enforced with project scope: a system-scoped token fails them before any check.
+SCOPED_RULES: frozenset[str] = frozenset(OPERATION_DEFAULTS)
 
 # Rules a system-scoped token may pass even with scope enforced (none in Placement).
 SYSTEM_SCOPE_OK: frozenset[str] = frozenset()

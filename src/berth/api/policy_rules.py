@@ -88,11 +88,19 @@ class Match(Check):
         return actual is not None and str(actual) == expected
 
 
-
-
-
 class RuleSyntaxError(ValueError):
     pass
+
+
+def references(check: Check) -> set[str]:
+    """The rule names ``check`` refers to (``rule:NAME``), to find reference cycles."""
+    if isinstance(check, RuleRef):
+        return {check.name}
+    if isinstance(check, Not):
+        return references(check.inner)
+    if isinstance(check, (And, Or)):
+        return set().union(*(references(p) for p in check.parts))
+    return set()
 
 
 def _tokenize(text: str) -> list[str]:

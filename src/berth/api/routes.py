@@ -30,15 +30,24 @@ Handler = Callable[[Request, AppState], Response]
 
 @dataclass(frozen=True, slots=True)
 class Route:
+    """One method at one path.
+
+    ``since``: the first microversion serving it; earlier requests get ``early_status``
+    (404 as if the path did not exist, or 405 where Placement says so). ``json_only``:
+    a GET that answers JSON, so an ``Accept`` header excluding JSON is refused with 406.
+    """
+
     method: str
     handler: Handler
     since: tuple[int, int] = (1, 0)
+    early_status: int = 404
+    json_only: bool = True
 
 
 _RP = "/resource_providers/{uuid}"
 
 ROUTES: dict[str, list[Route]] = {
-    "/": [Route("GET", root.home)],
+    "/": [Route("GET", root.home, json_only=False)],
     "/resource_providers": [
         Route("GET", resource_providers.list_providers),
         Route("POST", resource_providers.create_provider),
@@ -52,7 +61,7 @@ ROUTES: dict[str, list[Route]] = {
         Route("GET", inventories.list_inventories),
         Route("POST", inventories.create_inventory),
         Route("PUT", inventories.set_inventories),
-        Route("DELETE", inventories.delete_inventories, since=(1, 5)),
+        Route("DELETE", inventories.delete_inventories, since=(1, 5), early_status=405),
     ],
     _RP + "/inventories/{resource_class}": [
         Route("GET", inventories.get_inventory),
@@ -81,7 +90,7 @@ ROUTES: dict[str, list[Route]] = {
     ],
     "/traits": [Route("GET", traits.list_traits, since=(1, 6))],
     "/traits/{name}": [
-        Route("GET", traits.get_trait, since=(1, 6)),
+        Route("GET", traits.get_trait, since=(1, 6), json_only=False),
         Route("PUT", traits.put_trait, since=(1, 6)),
         Route("DELETE", traits.delete_trait, since=(1, 6)),
     ],

@@ -1,18 +1,36 @@
 """Resource classes: standard (seeded from os-resource-classes) and CUSTOM_* ones.
 
-(Core lookups shared by every resource; the full resource-class operations build on these.)
+Standard classes are read-only: their names are shared with every OpenStack service, so
+only custom classes may be created, renamed or deleted, and never while an inventory or an
+allocation still refers to them (the rows would otherwise point at a name nobody knows).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from berth.db import tables
-from berth.model.errors import NotFoundError
+from berth.model.errors import DUPLICATE_NAME, ConflictError, NotFoundError
 
 RC = tables.resource_classes
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceClassRow:
+    """A resource class as the API shows it, with the timestamps for Last-Modified."""
+
+    name: str
+    created_at: datetime | None
+    updated_at: datetime | None
+
+    @property
+    def modified(self) -> datetime | None:
+        return self.updated_at or self.created_at
 
 
 def ids_by_name(conn: Connection, names: Iterable[str]) -> dict[str, int]:
@@ -30,3 +48,93 @@ def ids_by_name(conn: Connection, names: Iterable[str]) -> dict[str, int]:
 
 def names_by_id(conn: Connection) -> dict[int, str]:
     return {id_: name for id_, name in conn.execute(select(RC.c.id, RC.c.name))}
+
+
+def list_all(conn: Connection) -> list[ResourceClassRow]:
+    """Every class, in id order: standard ones first (their seed order), then custom."""
+    rows = conn.execute(select(RC.c.name, RC.c.created_at, RC.c.updated_at).order_by(RC.c.id))
+    return [ResourceClassRow(name, created, updated) for name, created, updated in rows]
+
+
+def get(conn: Connection, name: str) -> ResourceClassRow:
+    row = conn.execute(
+        select(RC.c.name, RC.c.created_at, RC.c.updated_at).where(RC.c.name == name)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"No such resource class {name}.")
+    return ResourceClassRow(row.name, row.created_at, row.updated_at)
+
+
+def _exists(conn: Connection, name: str) -> bool:
+    return conn.execute(select(RC.c.id).where(RC.c.name == name)).first() is not None
+
+
+def create(conn: Connection, name: str) -> None:
+    """Add a custom class; 409 duplicate_name when it exists (or a racing writer added it)."""
+    if _exists(conn, name):
+        raise ConflictError(
+            f"Conflicting resource class already exists: {name}", code=DUPLICATE_NAME
+        )
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(RC).values(name=name, created_at=tables.now()))
+    except IntegrityError as exc:
+        raise ConflictError(
+            f"Conflicting resource class already exists: {name}", code=DUPLICATE_NAME
+        ) from exc
+
+
+def ensure(conn: Connection, name: str) -> bool:
+    """Create ``name`` unless it exists; True when this call created it (PUT at 1.7+)."""
+    if _exists(conn, name):
+        return False
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(RC).values(name=name, created_at=tables.now()))
+    except IntegrityError:
+        return False  # a concurrent PUT created it first: same outcome for the client
+    return True
+
+
+def rename(conn: Connection, old: str, new: str) -> None:
+    """Rename custom class ``old`` to ``new`` (PUT at 1.2-1.6); ids, hence usage, stay put."""
+    if not _exists(conn, old):
+        raise NotFoundError(f"No such resource class {old}.")
+    if _exists(conn, new):
+        raise ConflictError(f"Resource class already exists: {new}", code=DUPLICATE_NAME)
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                update(RC).where(RC.c.name == old).values(name=new, updated_at=tables.now())
+            )
+    except IntegrityError as exc:
+        raise ConflictError(f"Resource class already exists: {new}", code=DUPLICATE_NAME) from exc
+
+
+def in_use(conn: Connection, class_id: int) -> bool:
+    """Whether any inventory or allocation refers to the class."""
+    inv = tables.inventories
+    alloc = tables.allocations
+    used = conn.execute(
+        select(
+            exists().where(inv.c.resource_class_id == class_id)
+            | exists().where(alloc.c.resource_class_id == class_id)
+        )
+    ).scalar()
+    return bool(used)
+
+
+def delete_custom(conn: Connection, name: str) -> None:
+    """Delete custom class ``name``; 404 when unknown, 409 while anything refers to it."""
+    row = conn.execute(select(RC.c.id).where(RC.c.name == name)).first()
+    if row is None:
+        raise NotFoundError(f"No such resource class {name}.")
+    if in_use(conn, row.id):
+        raise ConflictError(f"Error in delete resource class: Class is in use in inventory: {name}")
+    try:
+        with conn.begin_nested():
+            conn.execute(delete(RC).where(RC.c.id == row.id))
+    except IntegrityError as exc:  # an inventory or allocation took it up concurrently
+        raise ConflictError(
+            f"Error in delete resource class: Class is in use in inventory: {name}"
+        ) from exc

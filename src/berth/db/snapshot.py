@@ -1,0 +1,193 @@
+"""Load a consistent ``Cloud`` for the allocation-candidate engine.
+
+All queries of one snapshot run in one read transaction; on PostgreSQL and MySQL that
+transaction is REPEATABLE READ, so the providers, inventories, usages, traits and
+aggregates read by separate statements all describe the same committed state (under READ
+COMMITTED each statement could see a different one). SQLite's read transactions are
+snapshots already.
+
+Only the trees a request can touch are loaded (see ``SnapshotScope``); a tree is always
+loaded whole, since summaries and ``same_subtree`` look at every provider of it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import ColumnElement, Connection, FromClause, Select, func, select, union
+
+from berth.db import tables
+from berth.db.engine import Store
+from berth.model.cloud import SHARES_VIA_AGGREGATE, Cloud, Node, SnapshotScope
+from berth.model.inventory import Inventory
+
+RP = tables.resource_providers
+INV = tables.inventories
+RC = tables.resource_classes
+ALLOC = tables.allocations
+TRAITS = tables.traits
+RPT = tables.resource_provider_traits
+AGG = tables.placement_aggregates
+RPA = tables.resource_provider_aggregates
+
+
+@contextmanager
+def consistent_read(store: Store) -> Iterator[Connection]:
+    """A read transaction in which every statement sees the same committed state."""
+    if store.dialect == "sqlite":
+        with store.read() as conn:
+            yield conn
+        return
+    with (
+        store.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn,
+        conn.begin(),
+    ):
+        yield conn
+
+
+def unknown_names(
+    conn: Connection, classes: Iterable[str], traits: Iterable[str]
+) -> tuple[list[str], list[str]]:
+    """(resource classes, traits) among those given that do not exist, sorted."""
+    wanted_classes = set(classes)
+    wanted_traits = set(traits)
+    known_classes: set[str] = set()
+    known_traits: set[str] = set()
+    if wanted_classes:
+        known_classes = set(
+            conn.execute(select(RC.c.name).where(RC.c.name.in_(sorted(wanted_classes)))).scalars()
+        )
+    if wanted_traits:
+        known_traits = set(
+            conn.execute(
+                select(TRAITS.c.name).where(TRAITS.c.name.in_(sorted(wanted_traits)))
+            ).scalars()
+        )
+    return sorted(wanted_classes - known_classes), sorted(wanted_traits - known_traits)
+
+
+def _root(table: FromClause = RP) -> ColumnElement[int]:
+    return func.coalesce(table.c.root_provider_id, table.c.id)
+
+
+def _relevant_roots(scope: SnapshotScope) -> Select[tuple[int]]:
+    """Roots of the trees ``scope`` names (see SnapshotScope)."""
+    classes = sorted(scope.classes)
+    with_inventory = (
+        select(INV.c.resource_provider_id)
+        .select_from(INV.join(RC, RC.c.id == INV.c.resource_class_id))
+        .where(RC.c.name.in_(classes))
+    )
+    own = select(_root()).select_from(RP).where(RP.c.id.in_(with_inventory))
+    sharing = (
+        select(RPT.c.resource_provider_id)
+        .select_from(RPT.join(TRAITS, TRAITS.c.id == RPT.c.trait_id))
+        .where(TRAITS.c.name == SHARES_VIA_AGGREGATE)
+        .where(RPT.c.resource_provider_id.in_(with_inventory))
+    )
+    mine = RPA.alias("mine")
+    theirs = RPA.alias("theirs")
+    member = RP.alias("member")
+    served = (
+        select(_root(member))
+        .select_from(
+            mine.join(theirs, theirs.c.aggregate_id == mine.c.aggregate_id).join(
+                member, member.c.id == theirs.c.resource_provider_id
+            )
+        )
+        .where(mine.c.resource_provider_id.in_(sharing))
+    )
+    named = RP.alias("named")
+    parts = [own, served]
+    if scope.provider_uuids:
+        parts.append(select(_root(named)).where(named.c.uuid.in_(sorted(scope.provider_uuids))))
+    return select(union(*parts).subquery().c[0])
+
+
+def load(conn: Connection, scope: SnapshotScope) -> Cloud:
+    """The part of the cloud ``scope`` asks for, read through ``conn``."""
+    provider_where: list[ColumnElement[bool]] = []
+    if not scope.everything:
+        provider_where.append(_root().in_(_relevant_roots(scope)))
+    nodes: dict[int, Node] = {}
+    for row in conn.execute(
+        select(
+            RP.c.id,
+            RP.c.uuid,
+            RP.c.name,
+            RP.c.generation,
+            RP.c.parent_provider_id,
+            RP.c.root_provider_id,
+        ).where(*provider_where)
+    ):
+        nodes[row.id] = Node(
+            id=row.id,
+            uuid=row.uuid,
+            name=row.name,
+            generation=row.generation,
+            parent_id=row.parent_provider_id,
+            root_id=row.root_provider_id if row.root_provider_id is not None else row.id,
+        )
+    if not nodes:
+        return Cloud(nodes={})
+    ids = select(RP.c.id).where(*provider_where) if provider_where else None
+
+    def only(column: ColumnElement[int]) -> list[ColumnElement[bool]]:
+        return [column.in_(ids)] if ids is not None else []
+
+    inventories: dict[int, dict[str, Inventory]] = defaultdict(dict)
+    for row in conn.execute(
+        select(INV, RC.c.name.label("rc_name"))
+        .select_from(INV.join(RC, RC.c.id == INV.c.resource_class_id))
+        .where(*only(INV.c.resource_provider_id))
+    ):
+        if row.resource_provider_id in nodes:
+            inventories[row.resource_provider_id][row.rc_name] = Inventory(
+                total=row.total,
+                reserved=row.reserved,
+                min_unit=row.min_unit,
+                max_unit=row.max_unit,
+                step_size=row.step_size,
+                allocation_ratio=float(row.allocation_ratio),
+            )
+    usages: dict[int, dict[str, int]] = defaultdict(dict)
+    for pid, rc_name, used in conn.execute(
+        select(ALLOC.c.resource_provider_id, RC.c.name, func.sum(ALLOC.c.used))
+        .select_from(ALLOC.join(RC, RC.c.id == ALLOC.c.resource_class_id))
+        .where(*only(ALLOC.c.resource_provider_id))
+        .group_by(ALLOC.c.resource_provider_id, RC.c.name)
+    ):
+        if pid in nodes and used:
+            usages[pid][rc_name] = int(used)
+    traits: dict[int, list[str]] = defaultdict(list)
+    for pid, name in conn.execute(
+        select(RPT.c.resource_provider_id, TRAITS.c.name)
+        .select_from(RPT.join(TRAITS, TRAITS.c.id == RPT.c.trait_id))
+        .where(*only(RPT.c.resource_provider_id))
+        .order_by(RPT.c.resource_provider_id, TRAITS.c.id)
+    ):
+        if pid in nodes:
+            traits[pid].append(name)
+    aggregates: dict[int, set[str]] = defaultdict(set)
+    for pid, agg_uuid in conn.execute(
+        select(RPA.c.resource_provider_id, AGG.c.uuid)
+        .select_from(RPA.join(AGG, AGG.c.id == RPA.c.aggregate_id))
+        .where(*only(RPA.c.resource_provider_id))
+    ):
+        if pid in nodes:
+            aggregates[pid].add(agg_uuid)
+    return Cloud(
+        nodes=nodes,
+        inventories=dict(inventories),
+        usages=dict(usages),
+        traits={pid: tuple(names) for pid, names in traits.items()},
+        aggregates={pid: frozenset(aggs) for pid, aggs in aggregates.items()},
+    )
+
+
+def take(store: Store, scope: SnapshotScope) -> Cloud:
+    """Load a snapshot in its own consistent read transaction."""
+    with consistent_read(store) as conn:
+        return load(conn, scope)

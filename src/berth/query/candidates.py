@@ -1,0 +1,84 @@
+"""The allocation-candidate engine: ``find(cloud, request) -> CandidateResult``.
+
+This is the one public entry point of ``berth.query``. It works on a ``Cloud`` snapshot
+only (no database access), in four steps:
+
+1. anchors allowed by ``root_required``;
+2. per request group, the providers that can serve it, grouped by anchor (``matching``);
+3. per anchor common to all groups, a pruned depth-first search combining the groups
+   (``combine``), lazily, de-duplicated, stopping at ``limit``;
+4. summaries of the providers involved (``summaries``).
+
+The same allocation can be reached from several anchors (a sharing provider serving
+several trees); it is answered once, as Placement does (equal allocations and mappings
+are one candidate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import islice
+
+from berth.model.candidates import AllocationRequest, CandidateRequest, CandidateResult
+from berth.model.cloud import Cloud
+from berth.query.combine import Slot, rules_for, search_anchor
+from berth.query.index import CloudIndex
+from berth.query.matching import allowed_anchors, granular_options, unsuffixed_options
+from berth.query.summaries import summarize
+
+
+def find(cloud: Cloud, request: CandidateRequest) -> CandidateResult:
+    """All (or the first ``request.limit``) allocation candidates for ``request``."""
+    index = CloudIndex(cloud)
+    found = candidates(index, request)
+    if request.limit is not None:
+        found = islice(found, request.limit)
+    chosen = tuple(found)
+    summaries = summarize(index, chosen, nested_aware=request.nested_aware)
+    uuids = {pid: index.node(pid).uuid for areq in chosen for pid in _named(areq)}
+    return CandidateResult(allocation_requests=chosen, provider_summaries=summaries, uuids=uuids)
+
+
+def _named(areq: AllocationRequest) -> Iterator[int]:
+    for allocation in areq.allocations:
+        yield allocation.provider_id
+    for _, pids in areq.mappings:
+        yield from pids
+
+
+def candidates(index: CloudIndex, request: CandidateRequest) -> Iterator[AllocationRequest]:
+    """Valid candidates, lazily, in a deterministic order (anchor by anchor)."""
+    anchors_ok = allowed_anchors(index, request.root_traits)
+    if anchors_ok is not None and not anchors_ok:
+        return
+    unsuffixed = None
+    granular: list[tuple[str, tuple[tuple[str, int], ...], dict[int, list[int]]]] = []
+    for group in request.groups:
+        if group.use_same_provider:
+            options = granular_options(index, group, anchors_ok)
+            if not options:
+                return
+            granular.append((group.suffix, tuple(sorted(group.resources.items())), options))
+        elif group.resources:
+            unsuffixed = unsuffixed_options(index, group, anchors_ok)
+            if not unsuffixed:
+                return
+    common: set[int] | None = set(unsuffixed) if unsuffixed is not None else None
+    for _, _, options in granular:
+        common = set(options) if common is None else common & options.keys()
+    if not common:
+        return
+    rules = rules_for(request)
+    seen: set[AllocationRequest] = set()
+    for anchor in sorted(common):
+        slots: list[Slot] = []
+        if unsuffixed is not None:
+            slots.extend(Slot("", ((c.rc, c.amount),), c.providers) for c in unsuffixed[anchor])
+        slots.extend(
+            Slot(suffix, resources, tuple(options[anchor]))
+            for suffix, resources, options in granular
+        )
+        for areq in search_anchor(index, slots, rules):
+            if areq not in seen:
+                seen.add(areq)
+                yield areq

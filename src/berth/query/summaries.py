@@ -1,0 +1,46 @@
+"""Provider summaries: capacity, usage and traits of the providers a scheduler will weigh.
+
+From microversion 1.29 (nested-aware) the summaries cover every provider of every tree a
+candidate allocates from, so a scheduler sees the whole tree (parents without inventory
+included). Before 1.29 they cover exactly the providers the candidates allocate from.
+Which resource classes are shown per microversion is the API's business; all are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from berth.model.candidates import AllocationRequest, ProviderSummary, SummaryResource
+from berth.query.index import CloudIndex
+
+
+def summarize(
+    index: CloudIndex, requests: Iterable[AllocationRequest], *, nested_aware: bool
+) -> tuple[ProviderSummary, ...]:
+    used: set[int] = set()
+    for areq in requests:
+        used |= areq.provider_ids
+    if nested_aware:
+        roots = {index.root_of(pid) for pid in used}
+        shown = sorted(pid for root in roots for pid in index.trees.get(root, ()))
+    else:
+        shown = sorted(used)
+    return tuple(summary(index, pid) for pid in shown)
+
+
+def summary(index: CloudIndex, pid: int) -> ProviderSummary:
+    node = index.node(pid)
+    parent = index.node(node.parent_id).uuid if node.parent_id is not None else None
+    inventories = index.cloud.inventories.get(pid, {})
+    resources = tuple(
+        SummaryResource(rc, inv.capacity, index.cloud.used(pid, rc))
+        for rc, inv in sorted(inventories.items())
+    )
+    return ProviderSummary(
+        provider_id=pid,
+        uuid=node.uuid,
+        parent_uuid=parent,
+        root_uuid=index.node(node.root_id).uuid,
+        resources=resources,
+        traits=tuple(index.cloud.traits.get(pid, ())),
+    )

@@ -1,0 +1,450 @@
+"""Fuzzing the whole API in-process: thousands of odd requests, never a 500.
+
+Hypothesis generates requests against every route and method at random microversions,
+with bodies of the right shape (then mutated: wrong types, huge and negative numbers,
+missing and unknown keys), random JSON, non-JSON and non-UTF-8 bodies, random query
+strings (unicode, huge numbers, malformed filters) and random Content-Type/Accept headers.
+Every response must be below 500, and every error must be in Placement's error format.
+
+The app runs on SQLite only (engine behaviour is covered by the other tests); the run is
+derandomized so the default suite is reproducible. ``BERTH_FUZZ_EXAMPLES`` scales it and
+``BERTH_FUZZ_RANDOM=1`` explores new inputs on each run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import string
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from api.rawwsgi import RawResponse, call
+from berth.api import accept as accept_negotiation
+from berth.api.app import PlacementApp
+from berth.api.microversion import VERSIONS
+from berth.api.routes import ROUTES
+from berth.api.state import ApiConfig
+from berth.server import build_app
+
+EXAMPLES = int(os.environ.get("BERTH_FUZZ_EXAMPLES", "5200"))
+MIN_REQUESTS = 5000
+
+RP1, RP2, CHILD = (str(uuid.UUID(int=i)) for i in (101, 102, 103))
+CONSUMER, CONSUMER2 = str(uuid.UUID(int=201)), str(uuid.UUID(int=202))
+AGG = str(uuid.UUID(int=301))
+PROJECT, USER = "proj-fuzz", "user-fuzz"
+STD_CLASSES = ("VCPU", "MEMORY_MB", "DISK_GB", "SRIOV_NET_VF")
+CUSTOM_CLASS, CUSTOM_TRAIT = "CUSTOM_FUZZ", "CUSTOM_FUZZ_TRAIT"
+STD_TRAITS = ("HW_CPU_X86_AVX", "HW_CPU_X86_SSE", "MISC_SHARES_VIA_AGGREGATE")
+METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS")
+
+
+@dataclass
+class FuzzRequest:
+    method: str
+    path: bytes
+    query: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    content_length: str | None = None
+
+    def __str__(self) -> str:
+        return (
+            f"{self.method} {self.path!r}?{self.query!r} headers={self.headers} "
+            f"body={self.body[:300]!r} content_length={self.content_length}"
+        )
+
+
+# -- value strategies ----------------------------------------------------------------
+
+huge_ints = st.sampled_from([2**31, 2**31 - 1, 2**32, 2**63, 2**63 - 1, 2**64, 10**30, -(2**63)])
+numbers = st.one_of(
+    st.integers(min_value=-5, max_value=2048),
+    huge_ints,
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, 1, -1, 0.5, 1e308, -1e-308]),
+)
+texts = st.one_of(
+    st.text(max_size=20),
+    st.text(alphabet=string.ascii_uppercase + "_", min_size=1, max_size=20),
+    st.sampled_from(["", " ", "\x00", "\N{SNOWMAN}", "a" * 300, "CUSTOM_\N{SNOWMAN}", "None"]),
+)
+uuids = st.one_of(
+    st.sampled_from([RP1, RP2, CHILD, CONSUMER, CONSUMER2, AGG]),
+    st.uuids().map(str),
+    st.uuids().map(lambda u: u.hex),
+    texts,
+)
+class_names = st.one_of(
+    st.sampled_from([*STD_CLASSES, CUSTOM_CLASS, "CUSTOM_NEW", "VCPU2", "custom_lower"]),
+    texts,
+)
+trait_names = st.one_of(
+    st.sampled_from([*STD_TRAITS, CUSTOM_TRAIT, "CUSTOM_OTHER", "!HW_CPU_X86_AVX"]), texts
+)
+json_scalars = st.one_of(st.none(), st.booleans(), numbers, texts)
+any_json = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(texts, inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+def mutated(value: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """The well-shaped value most of the time, anything JSON otherwise."""
+    return st.one_of(value, value, value, any_json)
+
+
+def fields(required: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    """An object with these keys, each possibly dropped, mutated or joined by a stranger."""
+    return st.fixed_dictionaries(
+        {},
+        optional={k: mutated(v) for k, v in required.items()},
+    ).flatmap(
+        lambda d: st.one_of(
+            st.just(d), st.dictionaries(texts, any_json, max_size=2).map(lambda x: {**d, **x})
+        )
+    )
+
+
+inventory = fields(
+    {
+        "total": numbers,
+        "reserved": numbers,
+        "min_unit": numbers,
+        "max_unit": numbers,
+        "step_size": numbers,
+        "allocation_ratio": numbers,
+        "resource_provider_generation": numbers,
+        "resource_class": class_names,
+    }
+)
+resources = st.dictionaries(class_names, numbers, max_size=3)
+allocations_dict = st.dictionaries(uuids, fields({"resources": resources}), max_size=3)
+allocations_list = st.lists(
+    fields({"resource_provider": fields({"uuid": uuids}), "resources": resources}), max_size=3
+)
+consumer = fields(
+    {
+        "allocations": st.one_of(allocations_dict, allocations_list),
+        "project_id": texts,
+        "user_id": texts,
+        "consumer_generation": st.one_of(st.none(), numbers),
+        "consumer_type": texts,
+        "mappings": st.dictionaries(texts, st.lists(uuids, max_size=2), max_size=2),
+    }
+)
+generation = st.one_of(st.integers(min_value=0, max_value=20), numbers)
+
+BODIES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
+    ("POST", "/resource_providers"): fields(
+        {"name": texts, "uuid": uuids, "parent_provider_uuid": st.one_of(st.none(), uuids)}
+    ),
+    ("PUT", "/resource_providers/{uuid}"): fields(
+        {"name": texts, "parent_provider_uuid": st.one_of(st.none(), uuids)}
+    ),
+    ("POST", "/resource_providers/{uuid}/inventories"): inventory,
+    ("PUT", "/resource_providers/{uuid}/inventories"): fields(
+        {
+            "resource_provider_generation": generation,
+            "inventories": st.dictionaries(class_names, inventory, max_size=3),
+        }
+    ),
+    ("PUT", "/resource_providers/{uuid}/inventories/{resource_class}"): inventory,
+    ("PUT", "/resource_providers/{uuid}/aggregates"): st.one_of(
+        st.lists(uuids, max_size=3),
+        fields(
+            {"aggregates": st.lists(uuids, max_size=3), "resource_provider_generation": generation}
+        ),
+    ),
+    ("PUT", "/resource_providers/{uuid}/traits"): fields(
+        {"traits": st.lists(trait_names, max_size=4), "resource_provider_generation": generation}
+    ),
+    ("POST", "/resource_classes"): fields({"name": class_names}),
+    ("PUT", "/resource_classes/{name}"): fields({"name": class_names}),
+    ("PUT", "/allocations/{consumer_uuid}"): consumer,
+    ("POST", "/allocations"): st.dictionaries(uuids, consumer, max_size=3),
+    ("POST", "/reshaper"): fields(
+        {
+            "inventories": st.dictionaries(
+                uuids,
+                fields(
+                    {
+                        "resource_provider_generation": generation,
+                        "inventories": st.dictionaries(class_names, inventory, max_size=2),
+                    }
+                ),
+                max_size=2,
+            ),
+            "allocations": st.dictionaries(uuids, consumer, max_size=2),
+        }
+    ),
+}
+
+# -- query strings -------------------------------------------------------------------
+
+resources_param = st.one_of(
+    st.lists(
+        st.tuples(class_names, numbers).map(lambda t: f"{t[0]}:{t[1]}"), min_size=1, max_size=3
+    ).map(",".join),
+    st.sampled_from(["VCPU:1,MEMORY_MB:1024", "VCPU", "VCPU:", ":1", "VCPU:1,VCPU:2", ""]),
+)
+trait_param = st.one_of(
+    st.lists(trait_names, min_size=1, max_size=3).map(",".join),
+    st.lists(trait_names, min_size=1, max_size=3).map(lambda t: "in:" + ",".join(t)),
+)
+member_of_param = st.one_of(
+    st.lists(uuids, min_size=1, max_size=3).map(lambda u: "in:" + ",".join(u)),
+    uuids.map(lambda u: "!" + u),
+    st.lists(uuids, min_size=1, max_size=2).map(lambda u: "!in:" + ",".join(u)),
+    uuids,
+)
+param_values = {
+    "resources": resources_param,
+    "required": trait_param,
+    "root_required": trait_param,
+    "member_of": member_of_param,
+    "in_tree": uuids,
+    "name": st.one_of(texts, texts.map(lambda t: "startswith:" + t), trait_param),
+    "uuid": uuids,
+    "limit": st.one_of(numbers.map(str), texts),
+    "group_policy": st.sampled_from(["none", "isolate", "bogus", ""]),
+    "same_subtree": st.lists(texts, max_size=3).map(",".join),
+    "project_id": texts,
+    "user_id": texts,
+    "consumer_type": texts,
+    "associated": st.sampled_from(["true", "false", "yes", ""]),
+}
+suffixes = st.sampled_from(["", "", "1", "2", "_NET", "_\N{SNOWMAN}", "99999999999999999999"])
+query_pairs = st.lists(
+    st.one_of(
+        st.tuples(st.sampled_from(sorted(param_values)), suffixes).flatmap(
+            lambda ks: st.tuples(st.just(ks[0] + ks[1]), param_values[ks[0]])
+        ),
+        st.tuples(texts, texts),
+    ),
+    max_size=5,
+)
+
+
+def _encode_query(pairs: list[tuple[str, str]]) -> bytes:
+    from urllib.parse import urlencode
+
+    return urlencode(pairs, encoding="utf-8", errors="surrogatepass").encode("ascii")
+
+
+queries = st.one_of(
+    query_pairs.map(_encode_query),
+    st.binary(max_size=20),  # raw bytes, possibly not UTF-8
+    st.sampled_from([b"name=%ff%fe", b"limit=" + b"9" * 5000, b"&&&=", b"%", b"a=%zz"]),
+)
+
+# -- paths, headers, bodies ----------------------------------------------------------
+
+PLACEHOLDERS: dict[str, st.SearchStrategy[str]] = {
+    "uuid": uuids,
+    "consumer_uuid": uuids,
+    "resource_class": class_names,
+    "name": st.one_of(class_names, trait_names),
+}
+
+
+def _fill(template: str) -> st.SearchStrategy[bytes]:
+    parts = template.split("/")
+    strategies = [PLACEHOLDERS[p[1:-1]] if p.startswith("{") else st.just(p) for p in parts]
+    return st.tuples(*strategies).map(
+        lambda values: "/".join(
+            v.replace("/", "%2F").replace("\x00", "") if i else v for i, v in enumerate(values)
+        ).encode("utf-8", errors="surrogatepass")
+    )
+
+
+paths = st.sampled_from(sorted(ROUTES)).flatmap(
+    lambda t: st.tuples(st.just(t), st.one_of(_fill(t), _fill(t), _fill(t), st.just(b"/x\xff")))
+)
+versions = st.one_of(
+    st.sampled_from(VERSIONS),
+    st.sampled_from(["latest", "1.99", "0.9", "2.0", "1.", "abc", "1.1.1", " 1.10 ", "LATEST"]),
+)
+content_types = st.sampled_from(
+    [None, "application/json", "application/json", "application/json; charset=utf-8",
+     "text/plain", "application/xml", "", "application/json;;", "\N{SNOWMAN}"]
+)  # fmt: skip
+accepts = st.sampled_from(
+    [None, None, "application/json", "*/*", "text/html", "text/plain", "application/xml",
+     "application/json;q=0", "text/html,application/xhtml+xml,*/*;q=0.8", "garbage;;;", ""]
+)  # fmt: skip
+tokens = st.sampled_from(["admin", "admin", "admin", "user", "user:proj", None])
+
+
+@st.composite
+def fuzz_requests(draw: st.DrawFn) -> FuzzRequest:
+    template, path = draw(paths)
+    declared = [r.method for r in ROUTES[template]]
+    method = draw(
+        st.one_of(st.sampled_from(declared), st.sampled_from(declared), st.sampled_from(METHODS))
+    )
+    headers: dict[str, str] = {}
+    token = draw(tokens)
+    if token is not None:
+        headers["X-Auth-Token"] = token
+    version = draw(st.one_of(st.none(), versions))
+    if version is not None:
+        headers["OpenStack-API-Version"] = f"placement {version}"
+    wanted = draw(accepts)
+    if wanted is not None:
+        headers["Accept"] = wanted
+    ctype = draw(content_types)
+    if ctype is not None:
+        headers["Content-Type"] = ctype
+    shape = BODIES.get((method, template))
+    kind = draw(st.sampled_from(["shaped", "shaped", "shaped", "json", "raw", "none"]))
+    body = b""
+    if kind == "shaped" and shape is not None:
+        body = json.dumps(draw(shape), allow_nan=False).encode("utf-8", errors="surrogatepass")
+    elif kind == "json" or (kind == "shaped" and method in ("PUT", "POST", "PATCH")):
+        body = json.dumps(draw(any_json)).encode("utf-8", errors="surrogatepass")
+    elif kind == "raw":
+        body = draw(st.one_of(st.binary(max_size=50), st.sampled_from([b"{", b"NaN", b"\xff"])))
+    length = draw(
+        st.one_of(st.none(), st.none(), st.none(), st.sampled_from(["abc", "-1", "99999999999"]))
+    )
+    return FuzzRequest(method, path, draw(queries), headers, body, length)
+
+
+# -- checks --------------------------------------------------------------------------
+
+
+def _version_of(resp: RawResponse) -> tuple[int, int] | None:
+    value = resp.header("openstack-api-version")
+    if value is None:
+        return None
+    major, minor = value.split()[1].split(".")
+    return int(major), int(minor)
+
+
+def problems(req: FuzzRequest, resp: RawResponse) -> list[str]:
+    """What is wrong with ``resp`` (empty when it is a proper answer)."""
+    found: list[str] = []
+    if resp.status >= 500:
+        found.append(f"status {resp.status}")
+    request_id = resp.header("x-openstack-request-id")
+    if not request_id:
+        found.append("no x-openstack-request-id")
+    ctype = resp.header("content-type") or ""
+    if resp.status == 204:
+        if resp.body:
+            found.append("204 with a body")
+        return found
+    if resp.status < 400:
+        if ctype.startswith("application/json"):
+            json.loads(resp.body)
+        return found
+    media = accept_negotiation.error_format(req.headers.get("Accept"))
+    if not ctype.startswith(media):
+        found.append(f"error content-type {ctype!r}, expected {media}")
+        return found
+    if media != "application/json":
+        if str(resp.status) not in resp.body.decode("utf-8", "replace"):
+            found.append("error page without its status")
+        return found
+    try:
+        doc = json.loads(resp.body)
+        (error,) = doc["errors"]
+        assert set(doc) == {"errors"}
+        assert error["status"] == resp.status
+        assert isinstance(error["title"], str) and error["title"]
+        assert isinstance(error["detail"], str)
+        assert error["request_id"] == request_id
+        version = _version_of(resp)
+        if version is not None and version >= (1, 23):
+            assert str(error["code"]).startswith("placement.")
+    except (ValueError, KeyError, TypeError, AssertionError) as exc:
+        found.append(f"not Placement's error format ({exc!r}): {resp.body[:200]!r}")
+    return found
+
+
+# -- the run -------------------------------------------------------------------------
+
+
+def _seed(app: PlacementApp) -> None:
+    """A small world for the fuzzer to poke at: providers, classes, traits, allocations."""
+    admin = {"X-Auth-Token": "admin", "Content-Type": "application/json"}
+
+    def send(method: str, path: str, version: str, body: Any = None) -> None:
+        data = b"" if body is None else json.dumps(body).encode()
+        call(app, method, path, headers={**admin, "OpenStack-API-Version": f"placement {version}"},
+             body=data)  # fmt: skip
+
+    for name, rp, parent in (("rp1", RP1, None), ("rp2", RP2, None), ("child", CHILD, RP1)):
+        send("POST", "/resource_providers", "1.14",
+             {"name": name, "uuid": rp, "parent_provider_uuid": parent})  # fmt: skip
+    send("PUT", f"/resource_providers/{RP1}/aggregates", "1.1", [AGG])
+    send("PUT", f"/resource_classes/{CUSTOM_CLASS}", "1.7")
+    send("PUT", f"/traits/{CUSTOM_TRAIT}", "1.6")
+    for rp in (RP1, RP2):
+        send("PUT", f"/resource_providers/{rp}/inventories", "1.14",
+             {"resource_provider_generation": 0,
+              "inventories": {"VCPU": {"total": 16}, "MEMORY_MB": {"total": 4096},
+                              CUSTOM_CLASS: {"total": 4}}})  # fmt: skip
+    traits = {"traits": [CUSTOM_TRAIT, "HW_CPU_X86_AVX"], "resource_provider_generation": 1}
+    send("PUT", f"/resource_providers/{RP1}/traits", "1.6", traits)
+    send("PUT", f"/allocations/{CONSUMER}", "1.28",
+         {"allocations": {RP1: {"resources": {"VCPU": 2}}}, "project_id": PROJECT,
+          "user_id": USER, "consumer_generation": None})  # fmt: skip
+
+
+@pytest.fixture
+def fuzz_app(tmp_path: Path) -> Iterator[PlacementApp]:
+    application = build_app(f"sqlite:///{tmp_path / 'fuzz.sqlite'}", ApiConfig())
+    _seed(application)
+    yield application
+    application.state.store.dispose()
+
+
+@pytest.mark.slow
+def test_fuzz_never_500_and_errors_are_placement_format(fuzz_app: PlacementApp) -> None:
+    failures: dict[str, str] = {}
+    statuses: dict[int, int] = {}
+    sent = 0
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=os.environ.get("BERTH_FUZZ_RANDOM") != "1",
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(fuzz_requests())
+    def run(req: FuzzRequest) -> None:
+        nonlocal sent
+        resp = call(
+            fuzz_app,
+            req.method,
+            req.path,
+            query=req.query,
+            headers=req.headers,
+            body=req.body,
+            content_length=req.content_length,
+        )
+        sent += 1
+        statuses[resp.status] = statuses.get(resp.status, 0) + 1
+        for problem in problems(req, resp):
+            # One reproducer per kind of problem and route keeps the report readable.
+            key = f"{problem.split(':')[0]} @ {req.method} {req.path.split(b'/')[1:2]}"
+            failures.setdefault(key, f"{problem}\n    {req}")
+
+    run()
+    print(f"fuzz: {sent} requests, statuses {sorted(statuses.items())}")
+    assert sent >= min(MIN_REQUESTS, EXAMPLES)
+    assert not failures, "\n".join(f"{k}: {v}" for k, v in sorted(failures.items()))
