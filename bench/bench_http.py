@@ -21,8 +21,16 @@ USAGES_MICROVERSION = "1.9"
 JsonObject = dict[str, Any]
 
 
-def make_client(base_url: str, concurrency: int, timeout_s: float = 600.0) -> httpx.AsyncClient:
-    """An admin (noauth2) client speaking microversion 1.39 to a loopback server."""
+def make_client(
+    base_url: str,
+    concurrency: int,
+    timeout_s: float = 600.0,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """An admin (noauth2) client speaking microversion 1.39 to a loopback server.
+
+    ``transport`` lets the harness's own tests drive an in-process app instead.
+    """
     host = urlsplit(base_url).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError(f"refusing non-loopback target {base_url!r}")
@@ -36,6 +44,7 @@ def make_client(base_url: str, concurrency: int, timeout_s: float = 600.0) -> ht
         },
         timeout=httpx.Timeout(timeout_s),
         limits=httpx.Limits(max_connections=slots, max_keepalive_connections=slots),
+        transport=transport,
     )
 
 

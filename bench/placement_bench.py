@@ -29,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import httpx
 from bench_claims import claim_phase, cleanup, consistency_check
 from bench_cloud import CloudSpec, build_cloud
 from bench_engine import berth_inprocess_selection
@@ -80,62 +81,78 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def client_for(url: str, args: argparse.Namespace) -> httpx.AsyncClient:
+    return make_client(url, max(args.loaders, max(args.clients)))
+
+
 async def bench_system(
+    name: str,
+    client: httpx.AsyncClient,
+    master_pid: Callable[[], int | None],
+    cloud: CloudSpec,
+    args: argparse.Namespace,
+) -> JsonObject:
+    """Everything measured on one server, in order: load, floor, reads, memory, claims, audit.
+
+    ``args.berth_db_url`` (berth only) is the database the in-process engine floor reads.
+    """
+    out: JsonObject = {"url": str(client.base_url)}
+    print(f"  [{name}] loading {len(cloud.providers)} providers", flush=True)
+    out["load"] = load = await load_cloud(client, cloud, args.loaders, name)
+    print(
+        f"  [{name}] load: {load['seconds']}s, {load['providers_per_s']} providers/s, "
+        f"{load['requests_per_s']} req/s, errors={load['errors']}",
+        flush=True,
+    )
+    out["root"] = await root_latency(client)
+    print(f"  [{name}] GET / p50={out['root']['p50_ms']} ms", flush=True)
+    scenarios = read_scenarios(cloud, args.read_count, args.read_seconds)
+    out["reads"] = await run_reads(client, scenarios)
+    out["memory_after_reads"] = process_memory(master_pid())
+    if name == BERTH:
+        print(f"  [{name}] in-process engine floor", flush=True)
+        out["engine_floor"] = await asyncio.to_thread(
+            berth_inprocess_selection, args.berth_db_url, 10, args.read_count, args.read_seconds
+        )
+    out["claims"] = {}
+    for i, clients in enumerate(args.clients):
+        result, stats = await claim_phase(
+            client, clients, args.duration, args.claim_limit, args.seed + i
+        )
+        print(
+            f"  [{name}] claims x{clients}: {result['claims_per_s']}/s "
+            f"ok={result['successes']} 409={result['conflicts_409']} "
+            f"other={result['other_errors']}",
+            flush=True,
+        )
+        if i == len(args.clients) - 1:
+            print(f"  [{name}] auditing every provider", flush=True)
+            out["consistency"] = audit = await consistency_check(
+                client, cloud, stats.ledger, args.loaders
+            )
+            audit["after_claim_phase_clients"] = clients
+            print(
+                f"  [{name}] audit: overcommit={audit['overcommit']} "
+                f"mismatch={audit['usage_vs_allocations_mismatch']} "
+                f"ledger={audit['usage_vs_acknowledged_claims_mismatch']} "
+                f"errors={audit['errors']}",
+                flush=True,
+            )
+        result["cleanup"] = await cleanup(client, stats.consumers, args.loaders)
+        out["claims"][str(clients)] = result
+    out["memory_after_claims"] = process_memory(master_pid())
+    return out
+
+
+async def _bench_server(
     name: str,
     url: str,
     master_pid: Callable[[], int | None],
     cloud: CloudSpec,
     args: argparse.Namespace,
 ) -> JsonObject:
-    """Everything measured on one server, in order: load, floor, reads, memory, claims, audit."""
-    out: JsonObject = {"url": url}
-    slots = max(args.loaders, max(args.clients))
-    async with make_client(url, slots) as client:
-        print(f"  [{name}] loading {len(cloud.providers)} providers", flush=True)
-        out["load"] = load = await load_cloud(client, cloud, args.loaders, name)
-        print(
-            f"  [{name}] load: {load['seconds']}s, {load['providers_per_s']} providers/s, "
-            f"{load['requests_per_s']} req/s, errors={load['errors']}",
-            flush=True,
-        )
-        out["root"] = await root_latency(client)
-        print(f"  [{name}] GET / p50={out['root']['p50_ms']} ms", flush=True)
-        scenarios = read_scenarios(cloud, args.read_count, args.read_seconds)
-        out["reads"] = await run_reads(client, scenarios)
-        out["memory_after_reads"] = process_memory(master_pid())
-        if name == BERTH:
-            print(f"  [{name}] in-process engine floor", flush=True)
-            out["engine_floor"] = await asyncio.to_thread(
-                berth_inprocess_selection, args.berth_db_url, 10, args.read_count
-            )
-        out["claims"] = {}
-        for i, clients in enumerate(args.clients):
-            result, stats = await claim_phase(
-                client, clients, args.duration, args.claim_limit, args.seed + i
-            )
-            print(
-                f"  [{name}] claims x{clients}: {result['claims_per_s']}/s "
-                f"ok={result['successes']} 409={result['conflicts_409']} "
-                f"other={result['other_errors']}",
-                flush=True,
-            )
-            if i == len(args.clients) - 1:
-                print(f"  [{name}] auditing every provider", flush=True)
-                out["consistency"] = audit = await consistency_check(
-                    client, cloud, stats.ledger, args.loaders
-                )
-                audit["after_claim_phase_clients"] = clients
-                print(
-                    f"  [{name}] audit: overcommit={audit['overcommit']} "
-                    f"mismatch={audit['usage_vs_allocations_mismatch']} "
-                    f"ledger={audit['usage_vs_acknowledged_claims_mismatch']} "
-                    f"errors={audit['errors']}",
-                    flush=True,
-                )
-            result["cleanup"] = await cleanup(client, stats.consumers, args.loaders)
-            out["claims"][str(clients)] = result
-        out["memory_after_claims"] = process_memory(master_pid())
-    return out
+    async with client_for(url, args) as client:
+        return await bench_system(name, client, master_pid, cloud, args)
 
 
 def _ratio(num: Any, den: Any) -> float | None:
@@ -260,7 +277,7 @@ class Run:
             self.anchor.start(reset=True)
             try:
                 size["systems"][PLACEMENT] = asyncio.run(
-                    bench_system(
+                    _bench_server(
                         PLACEMENT, self.anchor.url, self.anchor.master_pid, cloud, self.args
                     )
                 )
@@ -273,7 +290,7 @@ class Run:
             self.berth.start(self.args.berth_db_url)
             try:
                 size["systems"][BERTH] = asyncio.run(
-                    bench_system(BERTH, self.berth.url, self.berth.master_pid, cloud, self.args)
+                    _bench_server(BERTH, self.berth.url, self.berth.master_pid, cloud, self.args)
                 )
             finally:
                 self.berth.stop()

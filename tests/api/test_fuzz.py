@@ -36,6 +36,7 @@ from berth.server import build_app
 
 EXAMPLES = int(os.environ.get("BERTH_FUZZ_EXAMPLES", "5200"))
 MIN_REQUESTS = 5000
+BATCH = 5  # requests per Hypothesis example: amortizes the engine's per-example cost
 
 RP1, RP2, CHILD = (str(uuid.UUID(int=i)) for i in (101, 102, 103))
 CONSUMER, CONSUMER2 = str(uuid.UUID(int=201)), str(uuid.UUID(int=202))
@@ -99,21 +100,22 @@ any_json = st.recursive(
 )
 
 
-def mutated(value: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """The well-shaped value most of the time, anything JSON otherwise."""
-    return st.one_of(value, value, value, any_json)
+@st.composite
+def _fields(draw: st.DrawFn, required: dict[str, st.SearchStrategy[Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in required.items():
+        roll = draw(st.integers(0, 9))
+        if roll == 0:
+            continue  # dropped
+        out[key] = draw(any_json) if roll == 1 else draw(value)
+    if draw(st.integers(0, 9)) == 0:
+        out[draw(texts)] = draw(any_json)  # a stranger
+    return out
 
 
 def fields(required: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[str, Any]]:
-    """An object with these keys, each possibly dropped, mutated or joined by a stranger."""
-    return st.fixed_dictionaries(
-        {},
-        optional={k: mutated(v) for k, v in required.items()},
-    ).flatmap(
-        lambda d: st.one_of(
-            st.just(d), st.dictionaries(texts, any_json, max_size=2).map(lambda x: {**d, **x})
-        )
-    )
+    """An object with these keys, each possibly dropped or mutated, maybe with a stranger."""
+    return _fields(required)
 
 
 inventory = fields(
@@ -225,15 +227,19 @@ param_values = {
     "associated": st.sampled_from(["true", "false", "yes", ""]),
 }
 suffixes = st.sampled_from(["", "", "1", "2", "_NET", "_\N{SNOWMAN}", "99999999999999999999"])
-query_pairs = st.lists(
-    st.one_of(
-        st.tuples(st.sampled_from(sorted(param_values)), suffixes).flatmap(
-            lambda ks: st.tuples(st.just(ks[0] + ks[1]), param_values[ks[0]])
-        ),
-        st.tuples(texts, texts),
-    ),
-    max_size=5,
-)
+PARAM_NAMES = sorted(param_values)
+
+
+@st.composite
+def query_pairs(draw: st.DrawFn) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for _ in range(draw(st.integers(0, 5))):
+        if draw(st.integers(0, 4)) == 0:
+            pairs.append((draw(texts), draw(texts)))
+            continue
+        name = draw(st.sampled_from(PARAM_NAMES))
+        pairs.append((name + draw(suffixes), draw(param_values[name])))
+    return pairs
 
 
 def _encode_query(pairs: list[tuple[str, str]]) -> bytes:
@@ -242,8 +248,7 @@ def _encode_query(pairs: list[tuple[str, str]]) -> bytes:
     return urlencode(pairs, encoding="utf-8", errors="surrogatepass").encode("ascii")
 
 
-queries = st.one_of(
-    query_pairs.map(_encode_query),
+odd_queries = st.one_of(
     st.binary(max_size=20),  # raw bytes, possibly not UTF-8
     st.sampled_from([b"name=%ff%fe", b"limit=" + b"9" * 5000, b"&&&=", b"%", b"a=%zz"]),
 )
@@ -258,67 +263,77 @@ PLACEHOLDERS: dict[str, st.SearchStrategy[str]] = {
 }
 
 
-def _fill(template: str) -> st.SearchStrategy[bytes]:
-    parts = template.split("/")
-    strategies = [PLACEHOLDERS[p[1:-1]] if p.startswith("{") else st.just(p) for p in parts]
-    return st.tuples(*strategies).map(
-        lambda values: "/".join(
-            v.replace("/", "%2F").replace("\x00", "") if i else v for i, v in enumerate(values)
-        ).encode("utf-8", errors="surrogatepass")
-    )
+TEMPLATES = sorted(ROUTES)
 
 
-paths = st.sampled_from(sorted(ROUTES)).flatmap(
-    lambda t: st.tuples(st.just(t), st.one_of(_fill(t), _fill(t), _fill(t), st.just(b"/x\xff")))
-)
-versions = st.one_of(
-    st.sampled_from(VERSIONS),
-    st.sampled_from(["latest", "1.99", "0.9", "2.0", "1.", "abc", "1.1.1", " 1.10 ", "LATEST"]),
-)
-content_types = st.sampled_from(
-    [None, "application/json", "application/json", "application/json; charset=utf-8",
-     "text/plain", "application/xml", "", "application/json;;", "\N{SNOWMAN}"]
-)  # fmt: skip
-accepts = st.sampled_from(
-    [None, None, "application/json", "*/*", "text/html", "text/plain", "application/xml",
-     "application/json;q=0", "text/html,application/xhtml+xml,*/*;q=0.8", "garbage;;;", ""]
-)  # fmt: skip
-tokens = st.sampled_from(["admin", "admin", "admin", "user", "user:proj", None])
+@st.composite
+def paths(draw: st.DrawFn) -> tuple[str, bytes]:
+    """A route template and a path for it (rarely, one that is not UTF-8)."""
+    template = draw(st.sampled_from(TEMPLATES))
+    if draw(st.integers(0, 49)) == 0:
+        return template, template.encode().replace(b"{", b"\xff")
+    parts = []
+    for part in template.split("/"):
+        if part.startswith("{"):
+            part = draw(PLACEHOLDERS[part[1:-1]]).replace("/", "%2F").replace("\x00", "")
+        parts.append(part)
+    return template, "/".join(parts).encode("utf-8", errors="surrogatepass")
+
+
+VERSION_NAMES = [*VERSIONS, "latest", "latest"]
+ODD_VERSIONS = ["1.99", "0.9", "2.0", "1.", "abc", "1.1.1", " 1.10 ", "LATEST", "1.0" * 3000]
+ODD_CONTENT_TYPES = ["text/plain", "application/xml", "", "application/json;;", "\N{SNOWMAN}"]
+ODD_ACCEPTS = [
+    "*/*",
+    "text/html",
+    "text/plain",
+    "application/xml",
+    "application/json;q=0",
+    "text/html,application/xhtml+xml,*/*;q=0.8",
+    "garbage;;;",
+    "",
+]
+ODD_TOKENS = ["user", "user:proj", None]
+
+
+def _rare(draw: st.DrawFn, one_in: int) -> bool:
+    return draw(st.integers(1, one_in)) == 1
 
 
 @st.composite
 def fuzz_requests(draw: st.DrawFn) -> FuzzRequest:
-    template, path = draw(paths)
+    """One request; mostly plausible (so handlers run deep), sometimes odd at every layer."""
+    template, path = draw(paths())
     declared = [r.method for r in ROUTES[template]]
-    method = draw(
-        st.one_of(st.sampled_from(declared), st.sampled_from(declared), st.sampled_from(METHODS))
-    )
+    method = draw(st.sampled_from(METHODS if _rare(draw, 8) else declared))
     headers: dict[str, str] = {}
-    token = draw(tokens)
+    token = draw(st.sampled_from(ODD_TOKENS)) if _rare(draw, 10) else "admin"
     if token is not None:
         headers["X-Auth-Token"] = token
-    version = draw(st.one_of(st.none(), versions))
-    if version is not None:
+    if not _rare(draw, 10):
+        odd = _rare(draw, 12)
+        version = draw(st.sampled_from(ODD_VERSIONS if odd else VERSION_NAMES))
         headers["OpenStack-API-Version"] = f"placement {version}"
-    wanted = draw(accepts)
-    if wanted is not None:
-        headers["Accept"] = wanted
-    ctype = draw(content_types)
-    if ctype is not None:
-        headers["Content-Type"] = ctype
+    if _rare(draw, 6):
+        headers["Accept"] = draw(st.sampled_from(ODD_ACCEPTS))
+    elif draw(st.booleans()):
+        headers["Accept"] = "application/json"
+    if _rare(draw, 10):
+        headers["Content-Type"] = draw(st.sampled_from(ODD_CONTENT_TYPES))
+    elif not _rare(draw, 15):
+        headers["Content-Type"] = "application/json"
     shape = BODIES.get((method, template))
-    kind = draw(st.sampled_from(["shaped", "shaped", "shaped", "json", "raw", "none"]))
+    roll = draw(st.integers(0, 9))
     body = b""
-    if kind == "shaped" and shape is not None:
+    if roll < 7 and shape is not None:
         body = json.dumps(draw(shape), allow_nan=False).encode("utf-8", errors="surrogatepass")
-    elif kind == "json" or (kind == "shaped" and method in ("PUT", "POST", "PATCH")):
+    elif roll < 9 and method in ("PUT", "POST", "PATCH"):
         body = json.dumps(draw(any_json)).encode("utf-8", errors="surrogatepass")
-    elif kind == "raw":
+    elif roll == 9:
         body = draw(st.one_of(st.binary(max_size=50), st.sampled_from([b"{", b"NaN", b"\xff"])))
-    length = draw(
-        st.one_of(st.none(), st.none(), st.none(), st.sampled_from(["abc", "-1", "99999999999"]))
-    )
-    return FuzzRequest(method, path, draw(queries), headers, body, length)
+    length = draw(st.sampled_from(["abc", "-1", "99999999999"])) if _rare(draw, 40) else None
+    query = draw(odd_queries) if _rare(draw, 15) else _encode_query(draw(query_pairs()))
+    return FuzzRequest(method, path, query, headers, body, length)
 
 
 # -- checks --------------------------------------------------------------------------
@@ -418,31 +433,32 @@ def test_fuzz_never_500_and_errors_are_placement_format(fuzz_app: PlacementApp) 
     sent = 0
 
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=-(-EXAMPLES // BATCH),
         deadline=None,
         database=None,
         derandomize=os.environ.get("BERTH_FUZZ_RANDOM") != "1",
         phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(fuzz_requests())
-    def run(req: FuzzRequest) -> None:
+    @given(st.lists(fuzz_requests(), min_size=BATCH, max_size=BATCH))
+    def run(batch: list[FuzzRequest]) -> None:
         nonlocal sent
-        resp = call(
-            fuzz_app,
-            req.method,
-            req.path,
-            query=req.query,
-            headers=req.headers,
-            body=req.body,
-            content_length=req.content_length,
-        )
-        sent += 1
-        statuses[resp.status] = statuses.get(resp.status, 0) + 1
-        for problem in problems(req, resp):
-            # One reproducer per kind of problem and route keeps the report readable.
-            key = f"{problem.split(':')[0]} @ {req.method} {req.path.split(b'/')[1:2]}"
-            failures.setdefault(key, f"{problem}\n    {req}")
+        for req in batch:
+            resp = call(
+                fuzz_app,
+                req.method,
+                req.path,
+                query=req.query,
+                headers=req.headers,
+                body=req.body,
+                content_length=req.content_length,
+            )
+            sent += 1
+            statuses[resp.status] = statuses.get(resp.status, 0) + 1
+            for problem in problems(req, resp):
+                # One reproducer per kind of problem and route keeps the report readable.
+                key = f"{problem.split(':')[0]} @ {req.method} {req.path.split(b'/')[1:2]}"
+                failures.setdefault(key, f"{problem}\n    {req}")
 
     run()
     print(f"fuzz: {sent} requests, statuses {sorted(statuses.items())}")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
+
+from berth.api.app import PlacementApp
+from conftest import make_client
 
 MAX_INT = 2147483647
 
@@ -218,3 +222,20 @@ def test_in_use_classes_cannot_be_removed(client: httpx.Client, rp: str) -> None
 def test_non_admin_is_forbidden(client: httpx.Client, rp: str) -> None:
     resp = client.get(f"/resource_providers/{rp}/inventories", headers={"X-Auth-Token": "user"})
     assert resp.status_code == 403
+
+
+def test_concurrent_writers_with_one_generation_one_wins(
+    app: PlacementApp, client: httpx.Client, rp: str
+) -> None:
+    """Eight PUTs computed from generation 0 race: exactly one lands, the rest get 409."""
+    url = f"/resource_providers/{rp}/inventories"
+
+    def attempt(i: int) -> int:
+        with make_client(app) as own:
+            body = {"resource_provider_generation": 0, "inventories": {"VCPU": {"total": i + 1}}}
+            return own.put(url, json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sorted(pool.map(attempt, range(8)))
+    assert statuses == [200] + [409] * 7
+    assert _generation(client, rp) == 1

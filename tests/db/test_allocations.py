@@ -264,3 +264,15 @@ def test_racing_claims_with_retries_fill_exactly(store: Store, compute: tuple[in
 def _write(store: Store, batch: list[ConsumerAllocations]) -> None:
     with store.write() as conn:
         allocations.replace(conn, batch)
+
+
+def test_provider_with_nothing_listed_is_ignored(store: Store, compute: tuple[int, str]) -> None:
+    """A caller (the scheduler) may name a provider with no resources: nothing is claimed."""
+    pid, rp = compute
+    consumer = str(uuid.uuid4())
+    with store.write() as conn:
+        allocations.replace(
+            conn,
+            [ConsumerAllocations(consumer, {rp: {"VCPU": 1}, str(uuid.uuid4()): {}}, "p", "u")],
+        )
+    assert used(store, pid) == 1

@@ -75,12 +75,8 @@ def replace(conn: Connection, batch: Sequence[ConsumerAllocations]) -> None:
 
     emptied = _claim_consumers(conn, batch)
 
-    receiving = sorted(
-        {
-            providers[rp].id: providers[rp] for c in batch for rp, r in c.resources.items() if r
-        }.values(),
-        key=lambda p: p.id,
-    )
+    # Every provider receiving allocations, in id order (a stable lock order).
+    receiving = sorted(providers.values(), key=lambda p: p.id)
     for ref in receiving:
         generations.bump_provider(conn, ref.id, ref.generation)
 
@@ -210,8 +206,8 @@ def _check_capacity(
     usage = _usage(conn, ids)
     for req in batch:
         for rp_uuid, res in sorted(req.resources.items()):
-            rp = providers[rp_uuid]
             for rc, amount in sorted(res.items()):
+                rp = providers[rp_uuid]
                 key = (rp.id, class_ids[rc])
                 inv = inventory.get(key)
                 if inv is None:

@@ -1,0 +1,183 @@
+"""The invariants checked after every step of the property tests.
+
+Three kinds: the step's own outcome (accepted exactly when Placement accepts it, with
+exactly the predicted tables; refused with nothing changed), the invariants of the
+database that hold at every moment (every allocation is backed by inventory, consumers
+exist exactly while they hold something, over-capacity only where inventory shrank), and
+the API's read views, which must equal what the tables say.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from property.dbstate import Snapshot
+from property.oracle import INCREASED, PLUS1, Outcome
+
+
+def _v(version: str) -> dict[str, str]:
+    return {"OpenStack-API-Version": f"placement {version}"}
+
+
+def outcome(
+    label: str, resp: httpx.Response, expected: Outcome, before: Snapshot, after: Snapshot
+) -> None:
+    """The response and the tables after it match the oracle's prediction."""
+    status = resp.status_code
+    assert status < 500, f"{label}: {status} {resp.text}"
+    if expected.accepted:
+        assert 200 <= status < 300, (
+            f"{label}: refused with {status} although Placement accepts it: {resp.text}"
+        )
+    else:
+        assert 400 <= status < 500, (
+            f"{label}: accepted with {status} although it must be refused ({expected.why})"
+        )
+    if status >= 400:
+        _unchanged(label, before, after)
+        body = resp.json()
+        assert body["errors"][0]["status"] == status, f"{label}: {body}"
+        return
+    state = expected.state
+    assert state is not None
+    assert after.allocations == state.allocations, f"{label}: allocations differ"
+    assert after.consumers == state.consumers, f"{label}: consumers differ"
+    assert after.inventories == state.inventories, f"{label}: inventories differ"
+    assert after.classes == state.classes, f"{label}: resource classes differ"
+    assert set(after.providers) == set(state.providers), f"{label}: providers differ"
+    for uuid, row in after.providers.items():
+        want = state.providers[uuid]
+        assert (row.parent, row.root) == (want.parent, want.root), f"{label}: tree of {uuid}"
+        if uuid not in before.providers:
+            assert row.generation == 0, f"{label}: new provider {uuid} at {row.generation}"
+            continue
+        old = before.providers[uuid].generation
+        how = expected.bumped.get(uuid)
+        if how == PLUS1:
+            assert row.generation == old + 1, f"{label}: {uuid} generation {old}->{row.generation}"
+        elif how == INCREASED:
+            assert row.generation > old, f"{label}: {uuid} generation {old}->{row.generation}"
+        else:
+            assert row.generation == old, f"{label}: {uuid} generation moved {old}->{row.generation}"
+    usage = after.usage()
+    for pair in sorted(expected.checked):
+        rec = after.inventories[pair]
+        assert usage.get(pair, 0) <= rec.capacity, (
+            f"{label}: accepted allocation leaves {pair} at {usage.get(pair)} > {rec.capacity}"
+        )
+
+
+def _unchanged(label: str, before: Snapshot, after: Snapshot) -> None:
+    for table, rows in before.raw.items():
+        assert after.raw[table] == rows, (
+            f"{label}: refused request changed table {table}:\n"
+            f"  before {rows}\n  after  {after.raw[table]}"
+        )
+
+
+def database(label: str, before: Snapshot, after: Snapshot, inventory_changed: set[str]) -> None:
+    """Invariants of the tables themselves, whatever the step was."""
+    assert not after.duplicate_allocation_rows, f"{label}: {after.duplicate_allocation_rows}"
+    for (c, rp, rc), used in after.allocations.items():
+        assert used > 0, f"{label}: allocation of {used} {rc} on {rp} for {c}"
+        assert (rp, rc) in after.inventories, f"{label}: {c} holds {rc} on {rp} without inventory"
+    holders = {c for c, _rp, _rc in after.allocations}
+    assert holders == set(after.consumers), (
+        f"{label}: consumers {sorted(after.consumers)} vs holders {sorted(holders)}"
+    )
+    before_usage = before.usage()
+    was_over = before.over_capacity()
+    for pair, (used, capacity) in after.over_capacity().items():
+        rp = pair[0]
+        assert used <= before_usage.get(pair, 0), (
+            f"{label}: usage of {pair} grew to {used} beyond capacity {capacity}"
+        )
+        assert pair in was_over or rp in inventory_changed, (
+            f"{label}: {pair} over capacity ({used} > {capacity}) without an inventory change"
+        )
+
+
+def _provider_views(client: httpx.Client, snap: Snapshot, rp: str) -> None:
+    usage = snap.usage()
+    resp = client.get(f"/resource_providers/{rp}/usages")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    want = {rc: usage.get((rp, rc), 0) for rc in snap.inventory_of(rp)}
+    assert body["usages"] == want, f"usages of {rp}: {body} vs {want}"
+    assert body["resource_provider_generation"] == snap.providers[rp].generation
+    resp = client.get(f"/resource_providers/{rp}/allocations")
+    assert resp.status_code == 200, resp.text
+    got = {c: v["resources"] for c, v in resp.json()["allocations"].items()}
+    assert got == snap.on_provider(rp), f"allocations on {rp}: {got}"
+
+
+def _consumer_view(client: httpx.Client, snap: Snapshot, consumer: str) -> None:
+    resp = client.get(f"/allocations/{consumer}")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    got = {rp: v["resources"] for rp, v in body["allocations"].items()}
+    assert got == snap.of_consumer(consumer), f"allocations of {consumer}: {body}"
+    row = snap.consumers.get(consumer)
+    if row is None:
+        return
+    assert body["project_id"] == row.project_id
+    assert body["user_id"] == row.user_id
+    assert body["consumer_generation"] == row.generation
+    assert body["consumer_type"] == (row.consumer_type or "unknown")
+    for rp, v in body["allocations"].items():
+        assert v["generation"] == snap.providers[rp].generation
+
+
+def _sums(snap: Snapshot, project: str, user: str | None, ctype: str | None) -> dict[str, Any]:
+    """What /usages must say, summed from the tables (ctype None: not filtering by type)."""
+    out: dict[str, int] = {}
+    holders: set[str] = set()
+    for (c, _rp, rc), used in snap.allocations.items():
+        row = snap.consumers[c]
+        if row.project_id != project or (user is not None and row.user_id != user):
+            continue
+        if ctype is not None and (row.consumer_type or "unknown") != ctype:
+            continue
+        out[rc] = out.get(rc, 0) + used
+        holders.add(c)
+    return {"consumer_count": len(holders), **out} if holders else {}
+
+
+def _usages_views(client: httpx.Client, snap: Snapshot, project: str, user: str | None) -> None:
+    query = f"project_id={project}" + (f"&user_id={user}" if user else "")
+    resp = client.get(f"/usages?{query}", headers=_v("1.9"))
+    assert resp.status_code == 200, resp.text
+    flat = _sums(snap, project, user, None)
+    flat.pop("consumer_count", None)
+    assert resp.json() == {"usages": flat}, f"/usages?{query}: {resp.json()} vs {flat}"
+    resp = client.get(f"/usages?{query}", headers=_v("1.39"))
+    assert resp.status_code == 200, resp.text
+    types = {
+        (snap.consumers[c].consumer_type or "unknown")
+        for c, _rp, _rc in snap.allocations
+        if snap.consumers[c].project_id == project
+        and (user is None or snap.consumers[c].user_id == user)
+    }
+    want = {t: _sums(snap, project, user, t) for t in sorted(types)}
+    assert resp.json() == {"usages": want}, f"/usages?{query} @1.39: {resp.json()} vs {want}"
+    resp = client.get(f"/usages?{query}&consumer_type=all", headers=_v("1.39"))
+    everything = _sums(snap, project, user, None)
+    want_all = {"all": everything} if everything else {}
+    assert resp.json() == {"usages": want_all}, f"all: {resp.json()} vs {want_all}"
+
+
+def api_views(
+    client: httpx.Client,
+    snap: Snapshot,
+    consumers: list[str],
+    projects: list[tuple[str, str | None]],
+) -> None:
+    """Every read view of the API agrees with the tables."""
+    for rp in sorted(snap.providers):
+        _provider_views(client, snap, rp)
+    for consumer in consumers:
+        _consumer_view(client, snap, consumer)
+    for project, user in projects:
+        _usages_views(client, snap, project, user)
