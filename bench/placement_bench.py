@@ -151,8 +151,11 @@ async def _bench_server(
     cloud: CloudSpec,
     args: argparse.Namespace,
 ) -> JsonObject:
+    started = time.perf_counter()
     async with client_for(url, args) as client:
-        return await bench_system(name, client, master_pid, cloud, args)
+        result = await bench_system(name, client, master_pid, cloud, args)
+    result["elapsed_s"] = round(time.perf_counter() - started, 1)
+    return result
 
 
 def _ratio(num: Any, den: Any) -> float | None:
@@ -236,7 +239,9 @@ class Run:
             "workers_per_server": a.workers,
             "microversion": "1.39 (GET /usages after cleanup at 1.9)",
             "client": "one asyncio httpx client per server; reads sequential (latency), load "
-            f"with {a.loaders} concurrent loaders; servers measured one at a time",
+            f"with {a.loaders} concurrent loaders; servers measured one at a time (the other "
+            "stopped); connections reused where the server allows it (Placement's gunicorn "
+            "sync workers close each one, berth's gthread workers keep them alive)",
             "claims": {
                 "duration_s": a.duration,
                 "clients": a.clients,
@@ -257,19 +262,18 @@ class Run:
 
     def run(self) -> None:
         a = self.args
-        sizes = [(n, a.systems) for n in a.nodes]
-        sizes += [(n, [BERTH]) for n in a.berth_only_nodes if BERTH in a.systems]
-        if any(PLACEMENT in systems for _, systems in sizes) or a.berth_pg == "anchor":
+        sizes = [(n, a.systems, str(n)) for n in a.nodes]
+        sizes += [(n, [BERTH], f"{n}-berth-only") for n in a.berth_only_nodes if BERTH in a.systems]
+        if any(PLACEMENT in systems for _, systems, _ in sizes) or a.berth_pg == "anchor":
             self.anchor.ensure_free()
         if BERTH in a.systems and a.berth_pg == "anchor":
             self.anchor.ensure_pg()
-        for nodes, systems in sizes:
-            self.run_size(nodes, systems)
+        for nodes, systems, key in sizes:
+            self.run_size(nodes, systems, key)
 
-    def run_size(self, nodes: int, systems: list[str]) -> None:
+    def run_size(self, nodes: int, systems: list[str], key: str) -> None:
         started = time.time()
         cloud = build_cloud(nodes, self.args.seed)
-        key = str(nodes) if len(systems) > 1 or nodes in self.args.nodes else f"{nodes}-berth-only"
         size: JsonObject = {"nodes": nodes, "cloud": dict(cloud.stats), "systems": {}}
         self.doc["sizes"][key] = size
         print(f"== {nodes} compute nodes ({cloud.stats['providers']} providers)", flush=True)

@@ -464,3 +464,126 @@ def test_fuzz_never_500_and_errors_are_placement_format(fuzz_app: PlacementApp) 
     print(f"fuzz: {sent} requests, statuses {sorted(statuses.items())}")
     assert sent >= min(MIN_REQUESTS, EXAMPLES)
     assert not failures, "\n".join(f"{k}: {v}" for k, v in sorted(failures.items()))
+
+
+# -- edge values, exhaustively -------------------------------------------------------
+# Random search rarely combines a valid request with one absurd value deep inside it, so
+# every leaf of a valid body and every query parameter also gets each nasty value in turn.
+
+NASTY_JSON: list[Any] = [
+    *(2**31, 2**63, -(2**63) - 1, 10**30, -1, 0, 1.5, 1e308, -1e308),
+    *("1", "", None, True, [], {}, "\N{SNOWMAN}", "a" * 1000),
+]
+NASTY_QUERY = [
+    *("9" * 5000, "9" * 30, "-1", "0", "1e400", "NaN", "\N{SNOWMAN}", "", ",", ":", "!"),
+    *("in:", "!in:", "in:,", "startswith:", "VCPU:9999999999999999999999", "VCPU:1,VCPU:1"),
+    *("CUSTOM_\N{SNOWMAN}:1", "1.5", " ", "true"),
+]
+NASTY_KEYS = ["", "\N{SNOWMAN}", "VCPU", "CUSTOM_X", "9" * 40, str(uuid.UUID(int=0)), "a" * 300]
+QUERY_NAMES = [*sorted(param_values), "resources1", "required_X", "member_of1", "in_tree1"]
+
+
+def _valid_bodies() -> list[tuple[str, str, str, Any]]:
+    """(method, path, version, body) for a well-formed request to every body-taking route."""
+    inv = {"total": 10, "reserved": 0, "min_unit": 1, "max_unit": 10, "step_size": 1,
+           "allocation_ratio": 1.0}  # fmt: skip
+    alloc = {"allocations": {RP1: {"resources": {"VCPU": 1}}}, "project_id": "p",
+             "user_id": "u", "consumer_generation": 1}  # fmt: skip
+    typed = {**alloc, "consumer_type": "INSTANCE"}
+    rp2 = f"/resource_providers/{RP2}"
+    return [
+        ("POST", "/resource_providers", "1.14",
+         {"name": "n1", "uuid": str(uuid.UUID(int=555)), "parent_provider_uuid": RP1}),
+        ("PUT", rp2, "1.37", {"name": "n2", "parent_provider_uuid": RP1}),
+        ("POST", f"{rp2}/inventories", "1.14",
+         {"resource_class": "DISK_GB", "resource_provider_generation": 1, **inv}),
+        ("PUT", f"{rp2}/inventories", "1.14",
+         {"resource_provider_generation": 1, "inventories": {"VCPU": inv}}),
+        ("PUT", f"{rp2}/inventories/VCPU", "1.14", {"resource_provider_generation": 1, **inv}),
+        ("PUT", f"{rp2}/aggregates", "1.19",
+         {"aggregates": [AGG], "resource_provider_generation": 1}),
+        ("PUT", f"{rp2}/traits", "1.6",
+         {"traits": ["HW_CPU_X86_AVX"], "resource_provider_generation": 1}),
+        ("POST", "/resource_classes", "1.2", {"name": "CUSTOM_A"}),
+        ("PUT", f"/resource_classes/{CUSTOM_CLASS}", "1.2", {"name": "CUSTOM_B"}),
+        ("PUT", f"/allocations/{CONSUMER}", "1.0",
+         {"allocations": [{"resource_provider": {"uuid": RP1}, "resources": {"VCPU": 1}}]}),
+        ("PUT", f"/allocations/{CONSUMER}", "1.12",
+         {"allocations": alloc["allocations"], "project_id": "p", "user_id": "u"}),
+        ("PUT", f"/allocations/{CONSUMER}", "1.28", alloc),
+        ("PUT", f"/allocations/{CONSUMER}", "1.38", typed),
+        ("POST", "/allocations", "1.28", {CONSUMER: alloc}),
+        ("POST", "/allocations", "1.38", {CONSUMER: typed}),
+        ("POST", "/reshaper", "1.30",
+         {"inventories": {RP1: {"resource_provider_generation": 1, "inventories": {"VCPU": inv}}},
+          "allocations": {CONSUMER: alloc}}),
+        ("POST", "/reshaper", "1.38",
+         {"inventories": {RP1: {"resource_provider_generation": 1, "inventories": {"VCPU": inv}}},
+          "allocations": {CONSUMER: typed}}),
+    ]  # fmt: skip
+
+
+def _leaf_paths(doc: Any, at: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from _leaf_paths(v, (*at, k))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            yield from _leaf_paths(v, (*at, i))
+    yield at
+
+
+def _variants(doc: Any) -> Iterator[Any]:
+    """``doc`` with each value (leaf or not) replaced by each nasty value, and each key renamed."""
+    for at in _leaf_paths(doc):
+        for value in NASTY_JSON:
+            if not at:
+                yield value
+                continue
+            copy = json.loads(json.dumps(doc))
+            parent = copy
+            for step in at[:-1]:
+                parent = parent[step]
+            parent[at[-1]] = value
+            yield copy
+        for key in NASTY_KEYS:
+            copy = json.loads(json.dumps(doc))
+            parent = copy
+            for step in at:
+                parent = parent[step]
+            if isinstance(parent, dict) and parent:
+                first = next(iter(parent))
+                parent[key] = parent.pop(first)
+                yield copy
+
+
+def _edge_requests() -> Iterator[FuzzRequest]:
+    admin = {"X-Auth-Token": "admin", "Content-Type": "application/json"}
+    for method, path, version, doc in _valid_bodies():
+        headers = {**admin, "OpenStack-API-Version": f"placement {version}"}
+        for body in _variants(doc):
+            yield FuzzRequest(method, path.encode(), b"", headers, json.dumps(body).encode())
+    for template, declared in ROUTES.items():
+        if not any(r.method == "GET" for r in declared):
+            continue
+        path = template.format(
+            uuid=RP1, consumer_uuid=CONSUMER, resource_class="VCPU", name=CUSTOM_TRAIT
+        ).encode()
+        for version in ("1.10", "latest"):
+            headers = {**admin, "OpenStack-API-Version": f"placement {version}"}
+            for name in QUERY_NAMES:
+                for value in NASTY_QUERY:
+                    query = _encode_query([(name, value)])
+                    yield FuzzRequest("GET", path, query, headers)
+
+
+@pytest.mark.slow
+def test_edge_values_never_500(fuzz_app: PlacementApp) -> None:
+    failures: dict[str, str] = {}
+    for req in _edge_requests():
+        resp = call(fuzz_app, req.method, req.path, query=req.query, headers=req.headers,
+                    body=req.body)  # fmt: skip
+        for problem in problems(req, resp):
+            key = f"{problem.split(':')[0]} @ {req.method} {req.path.split(b'/')[1:2]}"
+            failures.setdefault(key, f"{problem}\n    {req}")
+    assert not failures, "\n".join(f"{k}: {v}" for k, v in sorted(failures.items()))

@@ -9,6 +9,7 @@ the API's read views, which must equal what the tables say.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -171,13 +172,48 @@ def _usages_views(client: httpx.Client, snap: Snapshot, project: str, user: str 
 def api_views(
     client: httpx.Client,
     snap: Snapshot,
-    consumers: list[str],
-    projects: list[tuple[str, str | None]],
+    providers: Iterable[str],
+    consumers: Iterable[str],
+    projects: Iterable[tuple[str, str | None]],
 ) -> None:
-    """Every read view of the API agrees with the tables."""
-    for rp in sorted(snap.providers):
-        _provider_views(client, snap, rp)
-    for consumer in consumers:
+    """The API's read views of these providers, consumers and projects match the tables."""
+    for rp in sorted(providers):
+        if rp in snap.providers:
+            _provider_views(client, snap, rp)
+    for consumer in sorted(consumers):
         _consumer_view(client, snap, consumer)
     for project, user in projects:
         _usages_views(client, snap, project, user)
+
+
+def changed_views(
+    before: Snapshot, after: Snapshot
+) -> tuple[set[str], set[str], set[tuple[str, str | None]]]:
+    """Providers, consumers and (project, user) pairs whose views a step may have changed.
+
+    Every view is a function of these rows alone, so after a step only the views that read
+    a changed row need asking again (a refused step changes no row at all).
+    """
+    providers = {
+        rp
+        for rp in set(before.providers) | set(after.providers)
+        if before.providers.get(rp) != after.providers.get(rp)
+    }
+    pairs = set(before.inventories) | set(after.inventories)
+    providers |= {p[0] for p in pairs if before.inventories.get(p) != after.inventories.get(p)}
+    keys = set(before.allocations) | set(after.allocations)
+    moved = {k for k in keys if before.allocations.get(k) != after.allocations.get(k)}
+    providers |= {rp for _c, rp, _rc in moved}
+    consumers = {c for c, _rp, _rc in moved}
+    consumers |= {
+        c
+        for c in set(before.consumers) | set(after.consumers)
+        if before.consumers.get(c) != after.consumers.get(c)
+    }
+    projects: set[tuple[str, str | None]] = set()
+    for snap in (before, after):
+        for c in consumers:
+            row = snap.consumers.get(c)
+            if row is not None:
+                projects |= {(row.project_id, None), (row.project_id, row.user_id)}
+    return providers, consumers, projects

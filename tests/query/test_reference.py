@@ -12,6 +12,7 @@ loader (including its pruning to the trees a request can touch) on every engine.
 
 from __future__ import annotations
 
+import os
 from itertools import islice
 
 from hypothesis import HealthCheck, given, settings
@@ -25,6 +26,15 @@ from berth.query import candidates
 from berth.query.index import CloudIndex
 from query.cloudgen import CloudSpec, clouds, requests, scope_for, wipe, write
 from query.reference import Key, reference
+
+
+# BERTH_QUERY_EXAMPLES scales the number of random cases (the default keeps the quick
+# run quick; generating a random cloud costs more than checking it).
+SCALE = float(os.environ.get("BERTH_QUERY_EXAMPLES", "1"))
+
+
+def _n(base: int) -> int:
+    return max(1, int(base * SCALE))
 
 
 def keys(result: CandidateResult) -> list[Key]:
@@ -52,7 +62,7 @@ def cases(draw: st.DrawFn) -> tuple[CloudSpec, CandidateRequest]:
     return spec, draw(requests(len(spec.providers)))
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=_n(300), deadline=None)
 @given(cases())
 def test_engine_matches_reference(case: tuple[CloudSpec, CandidateRequest]) -> None:
     spec, request = case
@@ -60,7 +70,7 @@ def test_engine_matches_reference(case: tuple[CloudSpec, CandidateRequest]) -> N
     check(cloud, cloud, request)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=_n(100), deadline=None)
 @given(cases(), st.integers(1, 4))
 def test_limit_is_a_prefix_of_the_full_answer(
     case: tuple[CloudSpec, CandidateRequest], limit: int
@@ -87,7 +97,7 @@ def _with_limit(request: CandidateRequest, limit: int) -> CandidateRequest:
 
 
 @settings(
-    max_examples=40,
+    max_examples=_n(40),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
