@@ -1,71 +1,140 @@
-"""The floor under berth's GET /allocation_candidates: the engine called in-process.
+"""The floor under berth's GET /allocation_candidates: the same work without HTTP.
 
-Same database, same query as the ``ac_simple_limit10`` read, but no HTTP, no WSGI, no JSON:
-``berth.db.snapshot.take`` (one consistent read of the trees that can serve the request)
-followed by ``berth.query.candidates.find``. The gap between this and the HTTP p50 is what
-the API layer costs; the split between snapshot and find says where the engine's time goes.
+For one query string this does what the handler does, step by step and timed: parse the
+query (``berth.api.candidate_params.parse``), take one consistent snapshot
+(``berth.db.snapshot``: unknown-name check + ``load``), run the engine
+(``berth.query.candidates.find``), and render + serialize the JSON answer. The gap
+between ``selection`` (snapshot + find) and the HTTP p50 is what the server around the
+engine costs.
+
+The main benchmark runs this file as a separate process (``engine_floor``), so the timing
+is not disturbed by the benchmark's own heap and event loop; the function is importable
+for tests.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from bench_http import JsonObject, latency_summary
 
-SIMPLE_RESOURCES = {"VCPU": 2, "MEMORY_MB": 4096, "DISK_GB": 20}
+ENTRY_POINTS = (
+    "berth.api.candidate_params.parse, berth.db.snapshot.consistent_read/unknown_names/load, "
+    "berth.query.candidates.find, berth.api.handlers.allocation_candidates.render"
+)
 
 
 def berth_inprocess_selection(
-    database_url: str, limit: int = 10, count: int = 50, seconds: float = 15.0
+    database_url: str, url: str, count: int = 50, seconds: float = 15.0
 ) -> JsonObject:
-    """Time snapshot + find for the simple query against berth's own database.
+    """Time parse, snapshot, find and render for ``url`` against berth's own database.
 
     Imports berth lazily so the benchmark still runs (and reports why) when the engine's
     entry points are missing or have changed.
     """
     try:
+        from berth.api.candidate_params import parse
+        from berth.api.handlers.allocation_candidates import render
+        from berth.api.microversion import Version
+        from berth.db import snapshot
         from berth.db.engine import Store
-        from berth.db.snapshot import take
-        from berth.model.candidates import CandidateRequest, RequestGroup
         from berth.model.cloud import SnapshotScope
         from berth.query.candidates import find
     except ImportError as exc:
         return {"error": f"berth engine entry points not importable: {exc}"}
+    query = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    version = Version(1, 39)
     store: Any = Store.from_url(database_url)
-    try:
-        request = CandidateRequest(
-            groups=(RequestGroup(suffix="", resources=dict(SIMPLE_RESOURCES)),), limit=limit
+    timings: dict[str, list[float]] = {
+        k: [] for k in ("parse", "snapshot", "find", "render", "selection", "total")
+    }
+    answer: JsonObject = {}
+
+    def once() -> None:
+        t0 = time.perf_counter()
+        request = parse(query, version)
+        scope = SnapshotScope(
+            classes=request.resource_classes,
+            provider_uuids=frozenset(g.in_tree for g in request.groups if g.in_tree),
+            everything=request.has_resourceless_group,
         )
-        scope = SnapshotScope(classes=frozenset(SIMPLE_RESOURCES))
-        snapshot_ms: list[float] = []
-        find_ms: list[float] = []
-        total_ms: list[float] = []
-        found = 0
-        providers = 0
-        take(store, scope)  # warm-up: connection pool, statement caches
+        t1 = time.perf_counter()
+        with snapshot.consistent_read(store) as conn:
+            bad = snapshot.unknown_names(conn, request.resource_classes, request.trait_names)
+            if bad[0] or bad[1]:
+                raise ValueError(f"unknown names {bad}")
+            cloud = snapshot.load(conn, scope)
+        t2 = time.perf_counter()
+        result = find(cloud, request)
+        t3 = time.perf_counter()
+        body = json.dumps(render(result, request, version))
+        t4 = time.perf_counter()
+        for key, ms in (
+            ("parse", t1 - t0),
+            ("snapshot", t2 - t1),
+            ("find", t3 - t2),
+            ("render", t4 - t3),
+            ("selection", t3 - t1),
+            ("total", t4 - t0),
+        ):
+            timings[key].append(ms * 1000.0)
+        answer.update(
+            allocation_requests=len(result.allocation_requests),
+            providers_in_snapshot=len(cloud.nodes),
+            bytes=len(body),
+        )
+
+    try:
+        once()  # warm-up: connection pool, statement caches
+        for values in timings.values():
+            values.clear()
         deadline = time.perf_counter() + seconds
-        while len(total_ms) < count and time.perf_counter() < deadline:
-            t0 = time.perf_counter()
-            cloud = take(store, scope)
-            t1 = time.perf_counter()
-            result = find(cloud, request)
-            t2 = time.perf_counter()
-            snapshot_ms.append((t1 - t0) * 1000.0)
-            find_ms.append((t2 - t1) * 1000.0)
-            total_ms.append((t2 - t0) * 1000.0)
-            found = len(result.allocation_requests)
-            providers = len(cloud.nodes)
-        return {
-            "entry_points": "berth.db.snapshot.take + berth.query.candidates.find",
-            "query": "resources=VCPU:2,MEMORY_MB:4096,DISK_GB:20" + f"&limit={limit}",
-            "snapshot_plus_find": latency_summary(total_ms),
-            "snapshot": latency_summary(snapshot_ms),
-            "find": latency_summary(find_ms),
-            "allocation_requests": found,
-            "providers_in_snapshot": providers,
-        }
+        while len(timings["total"]) < count and time.perf_counter() < deadline:
+            once()
     except Exception as exc:  # report, never abort the whole benchmark run
-        return {"error": f"{type(exc).__name__}: {exc}"}
+        return {"url": url, "error": f"{type(exc).__name__}: {exc}"}
     finally:
         store.dispose()
+    return {
+        "url": url,
+        "entry_points": ENTRY_POINTS,
+        **{key: latency_summary(values) for key, values in timings.items()},
+        "answer": answer,
+    }
+
+
+def engine_floor(database_url: str, url: str, count: int, seconds: float) -> JsonObject:
+    """``berth_inprocess_selection`` in a fresh process (the interpreter running this)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), database_url, url]
+    cmd += ["--count", str(count), "--seconds", str(seconds)]
+    try:
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=seconds + 300, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"url": url, "error": "engine floor process timed out"}
+    if done.returncode != 0:
+        return {"url": url, "error": done.stderr.strip()[-2000:]}
+    result: JsonObject = json.loads(done.stdout)
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="time berth's candidate engine in-process")
+    ap.add_argument("database_url")
+    ap.add_argument("url", help="/allocation_candidates?... as sent over HTTP")
+    ap.add_argument("--count", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=15.0)
+    a = ap.parse_args()
+    print(json.dumps(berth_inprocess_selection(a.database_url, a.url, a.count, a.seconds)))
+
+
+if __name__ == "__main__":
+    main()

@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 from bench_claims import claim_phase, cleanup, consistency_check
 from bench_cloud import CloudSpec, build_cloud
-from bench_engine import berth_inprocess_selection
+from bench_engine import engine_floor
 from bench_http import JsonObject, make_client
 from bench_load import load_cloud
 from bench_reads import read_scenarios, root_latency, run_reads
@@ -41,6 +41,8 @@ from bench_servers import ANCHOR_PG_PORT, Anchor, Berth, Postgres, process_memor
 REPO = Path(__file__).resolve().parent.parent
 BERTH_DB_NAME = "berth_bench"
 PLACEMENT = "placement"
+# Reads whose work berth also does in-process, without HTTP (the "floor").
+FLOOR_SCENARIOS = ("ac_simple_limit10", "ac_simple_unlimited")
 BERTH = "berth"
 
 
@@ -110,10 +112,20 @@ async def bench_system(
     out["reads"] = await run_reads(client, scenarios)
     out["memory_after_reads"] = process_memory(master_pid())
     if name == BERTH:
-        print(f"  [{name}] in-process engine floor", flush=True)
-        out["engine_floor"] = await asyncio.to_thread(
-            berth_inprocess_selection, args.berth_db_url, 10, args.read_count, args.read_seconds
-        )
+        out["engine_floor"] = floors = {}
+        for scenario in scenarios:
+            if scenario.name not in FLOOR_SCENARIOS:
+                continue
+            print(f"  [{name}] in-process engine floor: {scenario.name}", flush=True)
+            floors[scenario.name] = floor = await asyncio.to_thread(
+                engine_floor, args.berth_db_url, scenario.url, scenario.max_count, args.read_seconds
+            )
+            floor["http_p50_ms"] = out["reads"][scenario.name]["p50_ms"]
+            print(
+                f"    selection p50={floor.get('selection', {}).get('p50_ms')} ms "
+                f"{floor.get('error', '')}",
+                flush=True,
+            )
     out["claims"] = {}
     for i, clients in enumerate(args.clients):
         result, stats = await claim_phase(

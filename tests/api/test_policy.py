@@ -269,3 +269,12 @@ def test_secure_defaults_through_the_api(db_url: str) -> None:
             assert other.status_code == 403
     finally:
         application.state.store.dispose()
+
+
+def test_policy_file_with_a_reference_cycle(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        'admin_api: "rule:admin_or_service_api"\nadmin_or_service_api: "rule:admin_api"\n'
+    )
+    with pytest.raises(PolicyFileError, match="cycle: admin_api -> admin_or_service_api"):
+        load_policy_file(path)

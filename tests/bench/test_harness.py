@@ -94,9 +94,13 @@ def test_whole_sequence_against_berth(app: PlacementApp, db_url: str) -> None:
         assert read["errors"] == 0, (name, read["error_examples"])
         assert read["count"] == 3
     assert result["reads"]["ac_simple_unlimited"]["answer"]["allocation_requests"] == 12
-    floor = result["engine_floor"]
-    assert "error" not in floor, floor
-    assert floor["allocation_requests"] == 10
+    floors = result["engine_floor"]
+    assert set(floors) == {"ac_simple_limit10", "ac_simple_unlimited"}
+    for name, floor in floors.items():
+        assert "error" not in floor, floor
+        assert floor["selection"]["count"] == 3
+        assert floor["answer"]["allocation_requests"] == (10 if "limit10" in name else 12)
+        assert floor["http_p50_ms"] == result["reads"][name]["p50_ms"]
     for clients in ("1", "2"):
         phase = result["claims"][clients]
         assert phase["successes"] > 0

@@ -210,7 +210,7 @@ def clouds(draw: st.DrawFn, max_providers: int = 7) -> CloudSpec:
             for rc, inv in inventory.items()
         }
         traits = draw(st.sets(st.sampled_from(TRAITS), max_size=2))
-        if draw(st.integers(0, 2)) == 0:
+        if draw(st.integers(0, 1)) == 0:
             traits.add(SHARES_VIA_AGGREGATE)
         aggs = draw(st.frozensets(st.sampled_from(AGGS[:2]), max_size=2))
         providers.append(P(parent, inventory, used, tuple(sorted(traits)), aggs))
@@ -218,7 +218,16 @@ def clouds(draw: st.DrawFn, max_providers: int = 7) -> CloudSpec:
 
 
 def trait_filters(draw: st.DrawFn) -> TraitFilter:
+    """Mostly one kind of constraint at a time (all at once rarely leaves an answer)."""
     pool = st.sampled_from((*TRAITS, SHARES_VIA_AGGREGATE))
+    kind = draw(st.integers(0, 3))
+    one = draw(pool)
+    if kind == 0:
+        return TraitFilter(required=frozenset({one}))
+    if kind == 1:
+        return TraitFilter(forbidden=frozenset({one}))
+    if kind == 2:
+        return TraitFilter(any_of=(frozenset({one, draw(pool)}),))
     return TraitFilter(
         required=draw(st.frozensets(pool, max_size=1)),
         forbidden=draw(st.frozensets(pool, max_size=1)),
@@ -228,6 +237,11 @@ def trait_filters(draw: st.DrawFn) -> TraitFilter:
 
 def aggregate_filters(draw: st.DrawFn) -> AggregateFilter:
     pool = st.sampled_from(AGGS)
+    kind = draw(st.integers(0, 2))
+    if kind == 0:
+        return AggregateFilter(any_of=(frozenset({draw(pool)}),))
+    if kind == 1:
+        return AggregateFilter(forbidden=frozenset({draw(pool)}))
     return AggregateFilter(
         any_of=tuple(draw(st.lists(st.frozensets(pool, min_size=1, max_size=2), max_size=2))),
         forbidden=draw(st.frozensets(pool, max_size=1)),

@@ -63,6 +63,7 @@ def load_policy_file(path: Path) -> dict[str, str]:
         except RuleSyntaxError as exc:
             raise PolicyFileError(f"policy file {path}: rule {name!r}: {exc}") from exc
         rules[name] = rule
+    Enforcer("legacy", rules)  # rule:NAME reference cycles, also before serving
     return rules
 
 
