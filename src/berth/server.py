@@ -47,9 +47,10 @@ def serve(settings: ServerSettings) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s"
     )
-    migrate.upgrade(Store.from_url(settings.database_url))
     if settings.api.policy_file is not None:
-        load_policy_file(Path(settings.api.policy_file))  # fail fast on a bad file
+        # Fail fast on a bad file, before touching the database.
+        Enforcer(settings.api.policy_defaults, load_policy_file(Path(settings.api.policy_file)))
+    migrate.upgrade(Store.from_url(settings.database_url))
 
     class _Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

@@ -91,3 +91,19 @@ def test_auth_comes_before_microversion(client: httpx.Client) -> None:
     del client.headers["X-Auth-Token"]
     resp = client.get("/resource_providers", headers={"OpenStack-API-Version": "placement 9.9"})
     assert resp.status_code == 401
+
+
+def test_legacy_version_header_is_honoured_when_standard_one_is_absent(
+    client: httpx.Client,
+) -> None:
+    del client.headers["OpenStack-API-Version"]
+    resp = client.get("/", headers={"X-OpenStack-Placement-API-Version": "1.14"})
+    assert resp.headers["openstack-api-version"] == "placement 1.14"
+    both = client.get(
+        "/",
+        headers={
+            "X-OpenStack-Placement-API-Version": "1.14",
+            "OpenStack-API-Version": "placement 1.20",
+        },
+    )
+    assert both.headers["openstack-api-version"] == "placement 1.20"

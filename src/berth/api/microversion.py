@@ -13,6 +13,7 @@ from berth.api.errors import BadRequest, NotAcceptable
 
 SERVICE_TYPE = "placement"
 HEADER = "OpenStack-API-Version"
+LEGACY_HEADER = "X-OpenStack-Placement-API-Version"
 
 VERSIONS = (
     "1.0",  # Initial version: providers, inventories, allocations, usages.
@@ -94,7 +95,10 @@ def requested(headers: Mapping[str, str]) -> str | None:
     """
     value = headers.get(HEADER.lower())
     if value is None:
-        return None
+        # Older clients sent X-OpenStack-Placement-API-Version; honour it when the
+        # standard header is absent (the standard one always wins).
+        legacy = headers.get(LEGACY_HEADER.lower())
+        return legacy.strip() if legacy is not None else None
     for part in reversed(value.split(",")):
         words = part.strip().split(None, 1)
         if len(words) == 2 and words[0].lower() == SERVICE_TYPE:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from berth.api.errors import BadRequest
 from berth.model.filters import AggregateFilter, TraitFilter
+from berth.model.inventory import MAX_INT
 from berth.model.uuids import is_uuid_like, normalize
 
 Version = tuple[int, int]
@@ -83,6 +84,11 @@ def parse_resources(text: str) -> dict[str, int]:
             ) from exc
         if amount < 1:
             raise BadRequest(f"Requested resource {name} requires amount >= 1. Got: {amount}.")
+        if amount > MAX_INT:
+            # No inventory can hold more than MAX_INT units; say so instead of querying.
+            raise BadRequest(
+                f"Requested resource {name} amount must be at most {MAX_INT}. Got: {amount}."
+            )
         result[name] = amount
     return result
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from berth.api.policy import PolicyFileError
 from berth.api.state import ApiConfig
 from berth.db import migrate
 from berth.db.engine import Store, default_url
@@ -75,7 +76,14 @@ def serve_cmd(
         cors_allowed_origins=cors_allowed_origin,
         cors_allow_headers=cors_allow_header,
     )
-    serve(ServerSettings(database_url=database_url, host=host, port=port, workers=workers, api=api))
+    try:
+        serve(
+            ServerSettings(
+                database_url=database_url, host=host, port=port, workers=workers, api=api
+            )
+        )
+    except PolicyFileError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.group("db")

@@ -13,10 +13,24 @@ from sqlalchemy import Connection, update
 from berth.db import tables
 from berth.model.errors import ConcurrentUpdate
 
+# Generations live in 32-bit integer columns; a client's "seen" value outside that range
+# cannot match any row, and must not reach the driver (SQLite overflows past 2**63,
+# PostgreSQL rejects > 2**31 - 1).
+_MAX_GENERATION = 2**31 - 1
+
+
+def _in_range(seen: int) -> bool:
+    return 0 <= seen <= _MAX_GENERATION
+
 
 def bump_provider(conn: Connection, provider_id: int, seen: int) -> int:
     """Move provider ``provider_id`` from generation ``seen`` to ``seen + 1``, or raise 409."""
     rp = tables.resource_providers
+    if not _in_range(seen):
+        raise ConcurrentUpdate(
+            "resource provider generation conflict: another thread concurrently updated "
+            "the provider. Please retry your update"
+        )
     result = conn.execute(
         update(rp)
         .where(rp.c.id == provider_id, rp.c.generation == seen)
@@ -33,6 +47,11 @@ def bump_provider(conn: Connection, provider_id: int, seen: int) -> int:
 def bump_consumer(conn: Connection, consumer_id: int, seen: int) -> int:
     """Move consumer ``consumer_id`` from generation ``seen`` to ``seen + 1``, or raise 409."""
     c = tables.consumers
+    if not _in_range(seen):
+        raise ConcurrentUpdate(
+            "consumer generation conflict: another process concurrently updated the "
+            "consumer. Please retry your update"
+        )
     result = conn.execute(
         update(c)
         .where(c.c.id == consumer_id, c.c.generation == seen)
