@@ -146,13 +146,21 @@ class Anchor:
         """Stop the gunicorn server, keep PostgreSQL (berth may use the same cluster)."""
         if self.started:
             _run([str(self.scripts / "stop.sh"), "--keep-pg"], self.log)
+            if port_open(ANCHOR_PORT):
+                raise RuntimeError(f"the anchor still listens on {ANCHOR_PORT} after stop.sh")
 
     def shutdown(self) -> None:
         """Final cleanup: stop Placement, and PostgreSQL too if it was not running before."""
         if not self.started:
             return
         args = [] if not self.pg_was_running else ["--keep-pg"]
-        _run([str(self.scripts / "stop.sh"), *args], self.log)
+        for _ in range(2):  # stop.sh waits 10s for gunicorn, then kills it: try twice
+            _run([str(self.scripts / "stop.sh"), *args], self.log)
+            if not port_open(ANCHOR_PORT):
+                break
+            time.sleep(2)
+        else:
+            raise RuntimeError(f"the anchor still listens on {ANCHOR_PORT} after stop.sh")
         self.started = False
 
     def master_pid(self) -> int | None:

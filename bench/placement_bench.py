@@ -98,7 +98,8 @@ async def bench_system(
 
     ``args.berth_db_url`` (berth only) is the database the in-process engine floor reads.
     """
-    out: JsonObject = {"url": str(client.base_url)}
+    # Other work on the machine skews every number: record how busy it was.
+    out: JsonObject = {"url": str(client.base_url), "loadavg_at_start": os.getloadavg()}
     print(f"  [{name}] loading {len(cloud.providers)} providers", flush=True)
     out["load"] = load = await load_cloud(client, cloud, args.loaders, name)
     print(
@@ -153,6 +154,7 @@ async def bench_system(
         result["cleanup"] = await cleanup(client, stats.consumers, args.loaders)
         out["claims"][str(clients)] = result
     out["memory_after_claims"] = process_memory(master_pid())
+    out["loadavg_at_end"] = os.getloadavg()
     return out
 
 
@@ -341,8 +343,12 @@ def main(argv: list[str] | None = None) -> int:
         run.run()
     except KeyboardInterrupt:
         print("interrupted: cleaning up", file=sys.stderr)
-        run.doc["meta"]["interrupted"] = True
+        run.doc["meta"]["interrupted"] = "SIGINT"
         status = 130
+    except SystemExit as exc:  # SIGTERM (see _terminate)
+        print("terminated: cleaning up", file=sys.stderr)
+        run.doc["meta"]["interrupted"] = "SIGTERM"
+        status = exc.code if isinstance(exc.code, int) else 143
     except Exception as exc:
         run.doc["meta"]["failed"] = f"{type(exc).__name__}: {exc}"
         print(f"benchmark failed: {exc}", file=sys.stderr)
