@@ -276,3 +276,22 @@ def test_provider_with_nothing_listed_is_ignored(store: Store, compute: tuple[in
             [ConsumerAllocations(consumer, {rp: {"VCPU": 1}, str(uuid.uuid4()): {}}, "p", "u")],
         )
     assert used(store, pid) == 1
+
+
+def test_commit_retries_provider_races_so_ample_capacity_never_409s(
+    store: Store, compute: tuple[int, str]
+) -> None:
+    """Clients never send provider generations with allocations, so a lost provider
+    compare-and-swap is retried by the committer: with room for everyone, all twelve
+    concurrent claims succeed, and the provider moved one generation per claim."""
+    pid, rp = compute
+    outcomes = _race(
+        12, lambda i: allocations.commit(store, [claim(str(uuid.uuid4()), rp, VCPU=1)])
+    )
+    # 8 VCPU of room: exactly eight fit; the other four are capacity refusals, not races.
+    won = [o for o in outcomes if o is None]
+    lost = [o for o in outcomes if o is not None]
+    assert len(won) == 8
+    assert all(isinstance(o, ConflictError) and not isinstance(o, ConcurrentUpdate) for o in lost)
+    assert used(store, pid) == 8
+    assert provider_generation(store, pid) == 8

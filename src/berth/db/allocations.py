@@ -18,6 +18,8 @@ anything, and clients rely on those generations staying put.
 
 from __future__ import annotations
 
+import random
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, func, insert, select
 
 from berth.db import consumer_types, consumers, generations, tables
+from berth.db.engine import Store
 from berth.model.allocation import (
     INCOMPLETE_CONSUMER_ID,
     Consumer,
@@ -40,6 +43,7 @@ from berth.model.errors import (
     ConflictError,
     InvalidError,
     NotFoundError,
+    RetryableConflict,
 )
 from berth.model.inventory import Inventory
 
@@ -57,6 +61,25 @@ class _ProviderRef:
 
 
 # --------------------------------------------------------------------------- writes
+
+
+def commit(store: Store, batch: Sequence[ConsumerAllocations], *, attempts: int = 8) -> None:
+    """Replace allocations in a transaction of their own, retrying races the client did not see.
+
+    Placement clients never send provider generations with allocations, so losing a
+    provider compare-and-swap to a concurrent claim is the server's business: the whole
+    transaction (which re-reads usage and re-checks capacity) runs again after a short,
+    jittered pause. A stale *consumer* generation is the client's and is never retried.
+    """
+    for attempt in range(attempts):
+        try:
+            with store.write() as conn:
+                replace(conn, batch)
+            return
+        except RetryableConflict:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(0, 0.002 * (2**attempt)))
 
 
 def replace(conn: Connection, batch: Sequence[ConsumerAllocations]) -> None:
@@ -77,8 +100,13 @@ def replace(conn: Connection, batch: Sequence[ConsumerAllocations]) -> None:
 
     # Every provider receiving allocations, in id order (a stable lock order).
     receiving = sorted(providers.values(), key=lambda p: p.id)
-    for ref in receiving:
-        generations.bump_provider(conn, ref.id, ref.generation)
+    try:
+        for ref in receiving:
+            generations.bump_provider(conn, ref.id, ref.generation)
+    except ConcurrentUpdate as exc:
+        # We read those generations ourselves a moment ago: another writer raced us, not
+        # the client, so the whole transaction may simply be tried again (see commit()).
+        raise RetryableConflict(exc.message) from exc
 
     conn.execute(delete(A).where(A.c.consumer_id.in_([c.consumer_uuid for c in batch])))
     now = tables.now()

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
-from berth.model.errors import ConcurrentUpdate
+from berth.model.errors import RetryableConflict
 
 DEFAULT_SQLITE_PATH = "berth.sqlite"
 
@@ -117,7 +117,7 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """One transaction for one write; a lost race becomes ConcurrentUpdate (409)."""
+        """One transaction for one write; a deadlock becomes RetryableConflict (409)."""
         try:
             with (
                 self.engine.connect().execution_options(berth_write=True) as conn,
@@ -126,13 +126,13 @@ class Store:
                 yield conn
         except OperationalError as exc:
             if _is_conflict(exc):
-                raise ConcurrentUpdate(
+                raise RetryableConflict(
                     "Another thread concurrently updated the data. Please retry your update"
                 ) from exc
             raise
         except DBAPIError as exc:
             if _is_conflict(exc):
-                raise ConcurrentUpdate(
+                raise RetryableConflict(
                     "Another thread concurrently updated the data. Please retry your update"
                 ) from exc
             raise

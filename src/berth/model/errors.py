@@ -44,5 +44,11 @@ class ConcurrentUpdate(ConflictError):
     default_code = CONCURRENT_UPDATE
 
 
+class RetryableConflict(ConcurrentUpdate):
+    """A race the client did not take part in: a provider generation it never sent moved,
+    or the database resolved a deadlock. The server may retry the whole transaction; if it
+    gives up, the client sees an ordinary 409 concurrent_update."""
+
+
 class InvalidError(DomainError):
     """The request is well-formed but not acceptable (400), e.g. capacity exceeded."""

@@ -141,8 +141,8 @@ def put_allocations(req: Request, st: AppState) -> Response:
     if not is_uuid_like(raw):
         raise BadRequest(f"Malformed consumer_uuid: {raw}")
     wanted = _put_request(req, normalize(raw))
-    with explained(wanted.consumer_uuid), st.store.write() as conn:
-        db.replace(conn, [wanted])
+    with explained(wanted.consumer_uuid):
+        db.commit(st.store, [wanted])
     return no_content()
 
 
@@ -154,8 +154,8 @@ def post_allocations(req: Request, st: AppState) -> Response:
         normalize(uuid): consumer_from_body(normalize(uuid), entry, req.version)
         for uuid, entry in body.items()
     }
-    with explained(), st.store.write() as conn:
-        db.replace(conn, list(batch.values()))
+    with explained():
+        db.commit(st.store, list(batch.values()))
     return no_content()
 
 
