@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from berth.db import tables
+from berth.db import changes, tables
 
 AGG = tables.placement_aggregates
 RPA = tables.resource_provider_aggregates
@@ -65,6 +65,7 @@ def set_for_provider(conn: Connection, provider_id: int, uuids: Sequence[str]) -
     """Make provider ``provider_id`` a member of exactly ``uuids`` (the caller bumps or
     checks the generation as its microversion requires)."""
     wanted = list(dict.fromkeys(uuids))
+    changes.touch(conn, (provider_id,))
     ids = _intern(conn, wanted)
     current = set(
         conn.execute(

@@ -27,7 +27,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, insert, select
 
-from berth.db import consumer_types, consumers, generations, tables
+from berth.db import changes, consumer_types, consumers, generations, tables
 from berth.db.engine import Store
 from berth.model.allocation import (
     INCOMPLETE_CONSUMER_ID,
@@ -108,7 +108,9 @@ def replace(conn: Connection, batch: Sequence[ConsumerAllocations]) -> None:
         # the client, so the whole transaction may simply be tried again (see commit()).
         raise RetryableConflict(exc.message) from exc
 
-    conn.execute(delete(A).where(A.c.consumer_id.in_([c.consumer_uuid for c in batch])))
+    batch_ids = [c.consumer_uuid for c in batch]
+    changes.touch(conn, _providers_of(conn, batch_ids))
+    conn.execute(delete(A).where(A.c.consumer_id.in_(batch_ids)))
     now = tables.now()
     rows = [
         {
@@ -131,9 +133,16 @@ def replace(conn: Connection, batch: Sequence[ConsumerAllocations]) -> None:
 def delete_consumer(conn: Connection, consumer_uuid: str) -> None:
     """Release every allocation of a consumer and forget it; 404 if it holds nothing."""
     consumers.delete_by_uuid(conn, consumer_uuid)  # locks out racing writers of it first
+    changes.touch(conn, _providers_of(conn, [consumer_uuid]))
     removed = conn.execute(delete(A).where(A.c.consumer_id == consumer_uuid)).rowcount
     if not removed:
         raise NotFoundError(f"No allocations for consumer '{consumer_uuid}'")
+
+
+def _providers_of(conn: Connection, consumer_uuids: list[str]) -> set[int]:
+    """Providers currently holding allocations of these consumers."""
+    query = select(A.c.resource_provider_id).where(A.c.consumer_id.in_(consumer_uuids))
+    return set(conn.execute(query.distinct()).scalars())
 
 
 def _providers(conn: Connection, uuids: set[str]) -> dict[str, _ProviderRef]:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
+from berth.db import changes
 from berth.model.errors import RetryableConflict
 
 DEFAULT_SQLITE_PATH = "berth.sqlite"
@@ -123,7 +124,9 @@ class Store:
                 self.engine.connect().execution_options(berth_write=True) as conn,
                 conn.begin(),
             ):
+                changes.discard(conn)
                 yield conn
+                changes.flush(conn)
         except OperationalError as exc:
             if _is_conflict(exc):
                 raise RetryableConflict(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, update
 
-from berth.db import tables
+from berth.db import changes, tables
 from berth.model.errors import ConcurrentUpdate
 
 # Generations live in 32-bit integer columns; a client's "seen" value outside that range
@@ -36,6 +36,7 @@ def bump_provider(conn: Connection, provider_id: int, seen: int) -> int:
         .where(rp.c.id == provider_id, rp.c.generation == seen)
         .values(generation=seen + 1, updated_at=tables.now())
     )
+    changes.touch(conn, (provider_id,))
     if result.rowcount != 1:
         raise ConcurrentUpdate(
             "resource provider generation conflict: another thread concurrently updated "

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from berth.db import generations, tables
+from berth.db import changes, generations, tables
 from berth.model.errors import (
     DUPLICATE_NAME,
     PROVIDER_CANNOT_DELETE_PARENT,
@@ -164,6 +164,7 @@ def create(conn: Connection, *, uuid: str, name: str, parent_uuid: str | None) -
         raise _insert_conflict(conn, uuid, name) from exc
     assert key is not None
     new_id = key[0]
+    changes.touch(conn, (new_id,))
     if root_id is None:
         conn.execute(update(RP).where(RP.c.id == new_id).values(root_provider_id=new_id))
     return get(conn, uuid)
@@ -269,6 +270,7 @@ def _move(
             raise InvalidError(prefix + "re-parenting a provider is not currently allowed.")
         new_parent_id, new_root_uuid = parent.id, parent.root_uuid
     conn.execute(update(RP).where(RP.c.id == current.id).values(parent_provider_id=new_parent_id))
+    changes.touch_everything(conn)
     if new_root_uuid != current.root_uuid:
         # Looked up first: MySQL refuses an UPDATE whose value selects from the same table.
         new_root = conn.execute(select(RP.c.id).where(RP.c.uuid == new_root_uuid)).scalar_one()

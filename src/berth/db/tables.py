@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     Float,
@@ -177,6 +178,24 @@ resource_provider_traits = Table(
     ),
     Column("trait_id", Integer, ForeignKey("traits.id"), primary_key=True),
     Index(None, "trait_id"),
+    **_MYSQL,
+)
+
+# The change log: one row per provider a committed write touched (provider_id NULL: the
+# whole cloud may have changed). Every API worker polls it to keep its in-process index
+# coherent with the database; rows are written in the same transaction as the change.
+changes = Table(
+    "berth_changes",
+    metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("provider_id", Integer, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Index(None, "created_at"),
     **_MYSQL,
 )
 
