@@ -61,7 +61,9 @@ def outcome(
         elif how == INCREASED:
             assert row.generation > old, f"{label}: {uuid} generation {old}->{row.generation}"
         else:
-            assert row.generation == old, f"{label}: {uuid} generation moved {old}->{row.generation}"
+            assert row.generation == old, (
+                f"{label}: {uuid} generation moved {old}->{row.generation}"
+            )
     usage = after.usage()
     for pair in sorted(expected.checked):
         rec = after.inventories[pair]
@@ -217,3 +219,46 @@ def changed_views(
             if row is not None:
                 projects |= {(row.project_id, None), (row.project_id, row.user_id)}
     return providers, consumers, projects
+
+
+def candidates_view(client: httpx.Client, snap: Snapshot, rc: str, amount: int) -> None:
+    """GET /allocation_candidates?resources=RC:N against capacity and usage in the tables.
+
+    One class in the unsuffixed group is never split, so the candidates are exactly the
+    providers whose inventory of the class admits ``amount`` and has that much left; the
+    summaries cover every provider of those providers' trees, every class they offer.
+    """
+    resp = client.get(f"/allocation_candidates?resources={rc}:{amount}", headers=_v("1.39"))
+    if rc not in snap.classes:
+        assert resp.status_code == 400, resp.text
+        return
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    usage = snap.usage()
+    fits = sorted(
+        rp
+        for (rp, irc), rec in snap.inventories.items()
+        if irc == rc and rec.admits(amount) and usage.get((rp, rc), 0) + amount <= rec.capacity
+    )
+    got = sorted(
+        (rp, res["resources"][rc])
+        for areq in body["allocation_requests"]
+        for rp, res in areq["allocations"].items()
+    )
+    assert got == [(rp, amount) for rp in fits], f"candidates for {rc}:{amount}: {got}"
+    assert len(body["allocation_requests"]) == len(fits)
+    roots = {snap.providers[rp].root for rp in fits}
+    summaries: dict[str, Any] = {}
+    for uuid, row in snap.providers.items():
+        if row.root not in roots:
+            continue
+        summaries[uuid] = {
+            "resources": {
+                irc: {"capacity": rec.capacity, "used": usage.get((uuid, irc), 0)}
+                for irc, rec in snap.inventory_of(uuid).items()
+            },
+            "traits": [],
+            "parent_provider_uuid": row.parent,
+            "root_provider_uuid": row.root,
+        }
+    assert body["provider_summaries"] == summaries, f"summaries for {rc}:{amount}"

@@ -119,9 +119,7 @@ class Snapshot:
 
 
 def _dump(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
-    raw = {
-        t.name: sorted((tuple(r) for r in conn.execute(select(t))), key=repr) for t in _DUMPED
-    }
+    raw = {t.name: sorted((tuple(r) for r in conn.execute(select(t))), key=repr) for t in _DUMPED}
     traits = tables.traits
     raw["custom_traits"] = sorted(
         (tuple(r) for r in conn.execute(select(traits).where(traits.c.name.like("CUSTOM%")))),
@@ -191,5 +189,7 @@ def empty_database(store: Store) -> None:
         rp_t = tables.resource_providers
         conn.execute(rp_t.update().values(parent_provider_id=None, root_provider_id=None))
         conn.execute(rp_t.delete())
-        conn.execute(tables.resource_classes.delete().where(tables.resource_classes.c.name.like("CUSTOM%")))
+        conn.execute(
+            tables.resource_classes.delete().where(tables.resource_classes.c.name.like("CUSTOM%"))
+        )
         conn.execute(tables.traits.delete().where(tables.traits.c.name.like("CUSTOM%")))

@@ -137,9 +137,7 @@ def _replace_allocations(
             state.consumers.pop(w.consumer, None)
             continue
         if old is None:
-            state.consumers[w.consumer] = ConsumerRow(
-                w.project_id, w.user_id, 1, w.consumer_type
-            )
+            state.consumers[w.consumer] = ConsumerRow(w.project_id, w.user_id, 1, w.consumer_type)
         else:
             state.consumers[w.consumer] = ConsumerRow(
                 w.project_id,
