@@ -102,9 +102,7 @@ def write(store: Store, spec: CloudSpec) -> None:
     now = tables.now()
     with store.write() as conn:
         rc_ids = dict(
-            conn.execute(
-                select(tables.resource_classes.c.name, tables.resource_classes.c.id)
-            ).all()
+            conn.execute(select(tables.resource_classes.c.name, tables.resource_classes.c.id)).all()
         )
         names = set(TRAITS) | {SHARES_VIA_AGGREGATE}
         trait_ids = dict(
@@ -186,7 +184,7 @@ _RATIOS = (1.0, 1.5, 2.0)
 def inventories(draw: st.DrawFn) -> Inventory:
     # Mostly roomy and plain, sometimes tight or with odd units: enough of the random
     # requests must have answers for the comparison to mean something.
-    total = draw(st.integers(2, 8))
+    total = draw(st.sampled_from((2, 2, 3, 4, 8)))
     return Inventory(
         total=total,
         reserved=draw(st.sampled_from((0, 0, 0, 1))),

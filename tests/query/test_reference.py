@@ -23,10 +23,8 @@ from berth.db.engine import Store
 from berth.model.candidates import CandidateRequest, CandidateResult
 from berth.model.cloud import Cloud
 from berth.query import candidates
-from berth.query.index import CloudIndex
 from query.cloudgen import CloudSpec, clouds, requests, scope_for, wipe, write
 from query.reference import Key, reference
-
 
 # BERTH_QUERY_EXAMPLES scales the number of random cases (the default keeps the quick
 # run quick; generating a random cloud costs more than checking it).
@@ -77,7 +75,7 @@ def test_limit_is_a_prefix_of_the_full_answer(
 ) -> None:
     spec, request = case
     cloud = spec.cloud()
-    everything = list(candidates.candidates(CloudIndex(cloud), request))
+    everything = candidates.find(cloud, request).allocation_requests
     limited = candidates.find(cloud, _with_limit(request, limit))
     assert list(limited.allocation_requests) == list(islice(everything, limit))
     used = {a.provider_id for areq in limited.allocation_requests for a in areq.allocations}

@@ -13,6 +13,7 @@ with its error codes.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -89,7 +90,7 @@ def parse(query: Sequence[tuple[str, str]], version: Version) -> CandidateReques
     for policy in values.get("group_policy", [])[:-1]:
         validate_query(_POLICY_SCHEMA, {"group_policy": policy})
 
-    limit = int(values["limit"][0]) if "limit" in values else None
+    limit = _limit(values["limit"][0]) if "limit" in values else None
     group_policy = values["group_policy"][0] if "group_policy" in values else None
     root_traits = _root_required(values.get("root_required", []))
     same_subtrees = _same_subtree_sets(values.get("same_subtree", []))
@@ -251,3 +252,17 @@ def _same_subtree_sets(values: list[str]) -> tuple[tuple[str, ...], ...]:
             )
         sets.append(tuple(dict.fromkeys(names)))
     return tuple(sets)
+
+
+def _limit(text: str) -> int:
+    """``limit`` as an int; a value too long for Python's int() is a 400, not a 500.
+
+    Any limit beyond what a process could hold means "no limit" (and must not reach
+    itertools.islice, which refuses it).
+    """
+    try:
+        return min(int(text), sys.maxsize)
+    except ValueError as exc:
+        raise BadRequest(
+            f"Invalid query string parameters: limit {text[:20]}... is too long"
+        ) from exc

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, FromClause, Select, func, select, union
 
@@ -72,7 +73,7 @@ def _root(table: FromClause = RP) -> ColumnElement[int]:
     return func.coalesce(table.c.root_provider_id, table.c.id)
 
 
-def _relevant_roots(scope: SnapshotScope) -> Select[tuple[int]]:
+def _relevant_roots(scope: SnapshotScope) -> Select[Any]:
     """Roots of the trees ``scope`` names (see SnapshotScope)."""
     classes = sorted(scope.classes)
     with_inventory = (
@@ -106,11 +107,22 @@ def _relevant_roots(scope: SnapshotScope) -> Select[tuple[int]]:
     return select(union(*parts).subquery().c[0])
 
 
+# Up to this many roots / providers are named in the SQL (an IN list); beyond that the
+# whole table is read and filtered here, which is cheaper than a huge IN list and works
+# on every engine's parameter limits.
+_IN_LIST_MAX = 500
+
+
 def load(conn: Connection, scope: SnapshotScope) -> Cloud:
     """The part of the cloud ``scope`` asks for, read through ``conn``."""
+    roots: set[int] | None = None
     provider_where: list[ColumnElement[bool]] = []
     if not scope.everything:
-        provider_where.append(_root().in_(_relevant_roots(scope)))
+        roots = {int(row[0]) for row in conn.execute(_relevant_roots(scope))}
+        if not roots:
+            return Cloud(nodes={})
+        if len(roots) <= _IN_LIST_MAX:
+            provider_where.append(_root().in_(sorted(roots)))
     nodes: dict[int, Node] = {}
     for row in conn.execute(
         select(
@@ -122,20 +134,24 @@ def load(conn: Connection, scope: SnapshotScope) -> Cloud:
             RP.c.root_provider_id,
         ).where(*provider_where)
     ):
+        root = row.root_provider_id if row.root_provider_id is not None else row.id
+        if roots is not None and root not in roots:
+            continue
         nodes[row.id] = Node(
             id=row.id,
             uuid=row.uuid,
             name=row.name,
             generation=row.generation,
             parent_id=row.parent_provider_id,
-            root_id=row.root_provider_id if row.root_provider_id is not None else row.id,
+            root_id=root,
         )
     if not nodes:
         return Cloud(nodes={})
-    ids = select(RP.c.id).where(*provider_where) if provider_where else None
+    narrow = roots is not None and len(nodes) <= _IN_LIST_MAX
+    wanted = sorted(nodes)
 
     def only(column: ColumnElement[int]) -> list[ColumnElement[bool]]:
-        return [column.in_(ids)] if ids is not None else []
+        return [column.in_(wanted)] if narrow else []
 
     inventories: dict[int, dict[str, Inventory]] = defaultdict(dict)
     for row in conn.execute(

@@ -30,7 +30,7 @@ from berth.query.summaries import summarize
 def find(cloud: Cloud, request: CandidateRequest) -> CandidateResult:
     """All (or the first ``request.limit``) allocation candidates for ``request``."""
     index = CloudIndex(cloud)
-    found = candidates(index, request)
+    found = _stream(index, request)
     if request.limit is not None:
         found = islice(found, request.limit)
     chosen = tuple(found)
@@ -46,7 +46,7 @@ def _named(areq: AllocationRequest) -> Iterator[int]:
         yield from pids
 
 
-def candidates(index: CloudIndex, request: CandidateRequest) -> Iterator[AllocationRequest]:
+def _stream(index: CloudIndex, request: CandidateRequest) -> Iterator[AllocationRequest]:
     """Valid candidates, lazily, in a deterministic order (anchor by anchor)."""
     anchors_ok = allowed_anchors(index, request.root_traits)
     if anchors_ok is not None and not anchors_ok:
@@ -61,9 +61,9 @@ def candidates(index: CloudIndex, request: CandidateRequest) -> Iterator[Allocat
             granular.append((group.suffix, tuple(sorted(group.resources.items())), options))
         elif group.resources:
             unsuffixed = unsuffixed_options(index, group, anchors_ok)
-            if not unsuffixed:
+            if not unsuffixed.anchors:
                 return
-    common: set[int] | None = set(unsuffixed) if unsuffixed is not None else None
+    common: set[int] | None = set(unsuffixed.anchors) if unsuffixed is not None else None
     for _, _, options in granular:
         common = set(options) if common is None else common & options.keys()
     if not common:
@@ -73,11 +73,14 @@ def candidates(index: CloudIndex, request: CandidateRequest) -> Iterator[Allocat
     for anchor in sorted(common):
         slots: list[Slot] = []
         if unsuffixed is not None:
-            slots.extend(Slot("", ((c.rc, c.amount),), c.providers) for c in unsuffixed[anchor])
-        slots.extend(
+            slots.extend(Slot("", ((c.rc, c.amount),), c.providers) for c in unsuffixed.at(anchor))
+        # Most constrained group first: conflicts (isolate, capacity, same_subtree)
+        # then surface near the root of the search, where pruning saves the most.
+        per_group = [
             Slot(suffix, resources, tuple(options[anchor]))
             for suffix, resources, options in granular
-        )
+        ]
+        slots.extend(sorted(per_group, key=lambda slot: len(slot.options)))
         for areq in search_anchor(index, slots, rules):
             if areq not in seen:
                 seen.add(areq)

@@ -117,10 +117,11 @@ class _Search:
             if ok:
                 ok = self._subtrees_hold(depth)
             if ok:
-                if granular:
+                track = granular and self.rules.isolate
+                if track:
                     self.isolated.add(pid)
                 yield from self._place(depth + 1, now)
-                if granular:
+                if track:
                     self.isolated.discard(pid)
             self._release(pid, slot)
 

@@ -94,9 +94,12 @@ class CloudIndex:
         return cached
 
     def ancestry(self, pid: int) -> Iterable[int]:
-        """``pid`` and its ancestors up to the root."""
+        """``pid`` and its ancestors up to the root (stopping at a parent outside the
+        snapshot or a loop, which only a corrupt database could hold)."""
+        seen: set[int] = set()
         current: int | None = pid
-        while current is not None:
+        while current is not None and current not in seen and current in self.nodes:
+            seen.add(current)
             yield current
             current = self.nodes[current].parent_id
 

@@ -36,6 +36,18 @@ class ClassOptions:
     providers: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class UnsuffixedOptions:
+    """The unsuffixed group's options, per anchor on demand (a limit may stop the search
+    long before most anchors are looked at)."""
+
+    anchors: frozenset[int]
+    per_class: tuple[tuple[str, int, dict[int, list[int]]], ...]
+
+    def at(self, anchor: int) -> list[ClassOptions]:
+        return [ClassOptions(rc, n, tuple(opts[anchor])) for rc, n, opts in self.per_class]
+
+
 def allowed_anchors(index: CloudIndex, root_traits: TraitFilter) -> frozenset[int] | None:
     """Roots that pass ``root_required`` (1.35), or None when there is no such filter."""
     if not root_traits:
@@ -112,15 +124,16 @@ def granular_options(
 
 def unsuffixed_options(
     index: CloudIndex, group: RequestGroup, anchors_ok: frozenset[int] | None
-) -> dict[int, list[ClassOptions]]:
-    """anchor -> per requested class, the providers that can supply it on that anchor.
+) -> UnsuffixedOptions:
+    """Per anchor, per requested class, the providers that can supply it on that anchor.
 
-    Only anchors where every requested class has at least one provider are returned.
+    Only anchors where every requested class has at least one provider are kept.
     Providers having a forbidden trait are left out here: no candidate may use them.
     """
+    nothing = UnsuffixedOptions(frozenset(), ())
     tree = _tree_root(index, group)
     if tree == NOWHERE:
-        return {}
+        return nothing
     member_of = group.member_of
     forbidden_traits = group.traits.forbidden
 
@@ -159,17 +172,11 @@ def unsuffixed_options(
                     continue
                 by_anchor[anchor].append(pid)
         if not by_anchor:
-            return {}
+            return nothing
         per_class.append((rc, amount, by_anchor))
     if not per_class:
-        return {}
+        return nothing
     common = set(per_class[0][2])
     for _, _, by_anchor in per_class[1:]:
         common &= by_anchor.keys()
-    return {
-        anchor: [
-            ClassOptions(rc, amount, tuple(by_anchor[anchor]))
-            for rc, amount, by_anchor in per_class
-        ]
-        for anchor in sorted(common)
-    }
+    return UnsuffixedOptions(frozenset(common), tuple(per_class))

@@ -30,7 +30,8 @@ def summarize(
 
 def summary(index: CloudIndex, pid: int) -> ProviderSummary:
     node = index.node(pid)
-    parent = index.node(node.parent_id).uuid if node.parent_id is not None else None
+    parent_node = index.nodes.get(node.parent_id) if node.parent_id is not None else None
+    root_node = index.nodes.get(node.root_id, node)
     inventories = index.cloud.inventories.get(pid, {})
     resources = tuple(
         SummaryResource(rc, inv.capacity, index.cloud.used(pid, rc))
@@ -39,8 +40,8 @@ def summary(index: CloudIndex, pid: int) -> ProviderSummary:
     return ProviderSummary(
         provider_id=pid,
         uuid=node.uuid,
-        parent_uuid=parent,
-        root_uuid=index.node(node.root_id).uuid,
+        parent_uuid=parent_node.uuid if parent_node is not None else None,
+        root_uuid=root_node.uuid,
         resources=resources,
         traits=tuple(index.cloud.traits.get(pid, ())),
     )
