@@ -193,9 +193,12 @@ def test_server_refuses_to_start_with_a_bad_policy_file(tmp_path: Path) -> None:
             str(bad),
         ],
     )
-    assert result.exit_code != 0
-    assert isinstance(result.exception, PolicyFileError)
-    assert "placement:traits:list" in str(result.exception)
+    # A one-line error naming the rule, no traceback, and no database created.
+    assert result.exit_code == 1
+    assert "Error: policy file" in result.output
+    assert "placement:traits:list" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "b.sqlite").exists()
 
 
 def test_policy_file_applies_through_the_api(db_url: str, tmp_path: Path) -> None:
