@@ -17,6 +17,7 @@ from berth.api.policy import Enforcer, load_policy_file
 from berth.api.state import ApiConfig, AppState
 from berth.db import migrate
 from berth.db.engine import Store
+from berth.query import resident
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ def serve(settings: ServerSettings) -> None:
             self.cfg.set("timeout", 120)
             self.cfg.set("accesslog", None)
             self.cfg.set("post_fork", _post_fork)
+            self.cfg.set("post_worker_init", _warm_up)
 
         def load(self) -> Any:
             return build_app(settings.database_url, settings.api, upgrade=False)
@@ -70,3 +72,15 @@ def serve(settings: ServerSettings) -> None:
 
 def _post_fork(server: Any, worker: Any) -> None:
     logging.getLogger("berth").info("worker %s ready", worker.pid)
+
+
+def _warm_up(worker: Any) -> None:
+    """Load the worker's resident candidate index before it takes requests, so the
+    first GET /allocation_candidates does not pay for reading the whole cloud."""
+    app = getattr(worker, "wsgi", None)
+    if not isinstance(app, PlacementApp):
+        return
+    try:
+        resident.for_store(app.state.store).warm()
+    except Exception:  # the first request loads it instead
+        logging.getLogger("berth").exception("warming the candidate index failed")

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from berth.db import tables
+from berth.db import changes, tables
 from berth.db.engine import Store
 
 # Tables whose every row is dumped (traits: only the custom ones, the standard ones are
@@ -193,3 +193,5 @@ def empty_database(store: Store) -> None:
             tables.resource_classes.delete().where(tables.resource_classes.c.name.like("CUSTOM%"))
         )
         conn.execute(tables.traits.delete().where(tables.traits.c.name.like("CUSTOM%")))
+        # Behind the API's back: tell in-process candidate indexes to reload everything.
+        changes.touch_everything(conn)

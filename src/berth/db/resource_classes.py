@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from berth.db import tables
+from berth.db import changes, tables
 from berth.model.errors import DUPLICATE_NAME, ConflictError, NotFoundError
 
 RC = tables.resource_classes
@@ -109,6 +109,8 @@ def rename(conn: Connection, old: str, new: str) -> None:
             )
     except IntegrityError as exc:
         raise ConflictError(f"Resource class already exists: {new}", code=DUPLICATE_NAME) from exc
+    # Every provider with this class now reports it under its new name: readers reload.
+    changes.touch_everything(conn)
 
 
 def in_use(conn: Connection, class_id: int) -> bool:

@@ -17,12 +17,24 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, FromClause, Select, func, select, union
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    Select,
+    func,
+    select,
+    union,
+)
 
 from berth.db import tables
 from berth.db.engine import Store
 from berth.model.cloud import SHARES_VIA_AGGREGATE, Cloud, Node, SnapshotScope
 from berth.model.inventory import Inventory
+
+# The handle of a read transaction, for callers outside berth.db (which may not name
+# SQLAlchemy types themselves).
+ReadTx = Connection
 
 RP = tables.resource_providers
 INV = tables.inventories
@@ -145,9 +157,14 @@ def load(conn: Connection, scope: SnapshotScope) -> Cloud:
             parent_id=row.parent_provider_id,
             root_id=root,
         )
+    return _with_details(conn, nodes, narrow=roots is not None and len(nodes) <= _IN_LIST_MAX)
+
+
+def _with_details(conn: Connection, nodes: dict[int, Node], *, narrow: bool) -> Cloud:
+    """``nodes`` with their inventories, usages, traits and aggregates (read only for
+    them when ``narrow``, else read whole and filtered here)."""
     if not nodes:
         return Cloud(nodes={})
-    narrow = roots is not None and len(nodes) <= _IN_LIST_MAX
     wanted = sorted(nodes)
 
     def only(column: ColumnElement[int]) -> list[ColumnElement[bool]]:
@@ -203,7 +220,64 @@ def load(conn: Connection, scope: SnapshotScope) -> Cloud:
     )
 
 
+def current_roots(conn: Connection, provider_ids: Iterable[int]) -> set[int]:
+    """Roots of the trees the given providers belong to now (existing ones only)."""
+    wanted = sorted(set(provider_ids))
+    out: set[int] = set()
+    for start in range(0, len(wanted), _IN_LIST_MAX):
+        chunk = wanted[start : start + _IN_LIST_MAX]
+        out.update(int(r[0]) for r in conn.execute(select(_root()).where(RP.c.id.in_(chunk))))
+    return out
+
+
+def load_trees(conn: Connection, roots: Iterable[int]) -> Cloud:
+    """The whole current trees rooted at ``roots`` (roots that no longer exist give
+    nothing). Callers keep ``roots`` short; an index refresh touching many trees reloads
+    everything instead."""
+    wanted = sorted(set(roots))
+    if not wanted:
+        return Cloud(nodes={})
+    nodes: dict[int, Node] = {}
+    # Every committed provider has its root set (a root points at itself), so the
+    # root_provider_id index answers this directly.
+    in_trees = RP.c.root_provider_id.in_(wanted)
+    for row in conn.execute(
+        select(
+            RP.c.id,
+            RP.c.uuid,
+            RP.c.name,
+            RP.c.generation,
+            RP.c.parent_provider_id,
+            RP.c.root_provider_id,
+        ).where(in_trees)
+    ):
+        nodes[row.id] = Node(
+            id=row.id,
+            uuid=row.uuid,
+            name=row.name,
+            generation=row.generation,
+            parent_id=row.parent_provider_id,
+            root_id=row.root_provider_id if row.root_provider_id is not None else row.id,
+        )
+    return _with_details(conn, nodes, narrow=len(nodes) <= _IN_LIST_MAX)
+
+
 def take(store: Store, scope: SnapshotScope) -> Cloud:
     """Load a snapshot in its own consistent read transaction."""
     with consistent_read(store) as conn:
         return load(conn, scope)
+
+
+def missing_change_ids(conn: Connection, head: int, window: int) -> list[int]:
+    """Change ids among the last ``window`` up to ``head`` that this transaction cannot
+    see: taken by writers still in flight (or rolled back). A reader starting from
+    ``head`` after a full load must keep asking for them (``ChangeFeed.gaps``)."""
+    low = max(1, head - window + 1)
+    seen = set(
+        conn.execute(
+            select(tables.changes.c.id).where(
+                tables.changes.c.id >= low, tables.changes.c.id <= head
+            )
+        ).scalars()
+    )
+    return [i for i in range(low, head + 1) if i not in seen]

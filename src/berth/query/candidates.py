@@ -23,13 +23,18 @@ from berth.model.candidates import AllocationRequest, CandidateRequest, Candidat
 from berth.model.cloud import Cloud
 from berth.query.combine import Slot, rules_for, search_anchor
 from berth.query.index import CloudIndex
-from berth.query.matching import allowed_anchors, granular_options, unsuffixed_options
+from berth.query.matching import allowed_anchors, granular_options
 from berth.query.summaries import summarize
+from berth.query.unsuffixed import unsuffixed_options
 
 
 def find(cloud: Cloud, request: CandidateRequest) -> CandidateResult:
     """All (or the first ``request.limit``) allocation candidates for ``request``."""
-    index = CloudIndex(cloud)
+    return find_in(CloudIndex(cloud), request)
+
+
+def find_in(index: CloudIndex, request: CandidateRequest) -> CandidateResult:
+    """``find`` on a ready index (e.g. the resident one, see ``berth.query.resident``)."""
     found = _stream(index, request)
     if request.limit is not None:
         found = islice(found, request.limit)
@@ -63,14 +68,19 @@ def _stream(index: CloudIndex, request: CandidateRequest) -> Iterator[Allocation
             unsuffixed = unsuffixed_options(index, group, anchors_ok)
             if not unsuffixed.anchors:
                 return
-    common: set[int] | None = set(unsuffixed.anchors) if unsuffixed is not None else None
-    for _, _, options in granular:
-        common = set(options) if common is None else common & options.keys()
-    if not common:
+    ordered: list[int] | tuple[int, ...]
+    if unsuffixed is not None and not granular:
+        ordered = unsuffixed.anchors  # already sorted: no set of every anchor to build
+    else:
+        common: set[int] | None = set(unsuffixed.anchors) if unsuffixed is not None else None
+        for _, _, options in granular:
+            common = set(options) if common is None else common & options.keys()
+        ordered = sorted(common or ())
+    if not ordered:
         return
     rules = rules_for(request)
     seen: set[AllocationRequest] = set()
-    for anchor in sorted(common):
+    for anchor in ordered:
         slots: list[Slot] = []
         if unsuffixed is not None:
             slots.extend(Slot("", ((c.rc, c.amount),), c.providers) for c in unsuffixed.at(anchor))

@@ -1,48 +1,169 @@
-"""Lookup structures over a Cloud, built once per snapshot.
+"""Lookup structures over the cloud, patchable tree by tree.
 
 The engine asks the same few questions many times: who has inventory of a class, which
 providers form a tree, who is in an aggregate, which trees a sharing provider serves,
 is A an ancestor of B. Answering them from prebuilt dicts keeps every step linear in what
-the request touches rather than in the size of the cloud. (An in-process index kept
-coherent with committed writes can later replace the per-request build.)
+the request touches rather than in the size of the cloud.
+
+The index is built once from a ``Cloud`` and can then be patched: ``replace_trees``
+swaps whole trees for their current state (see ``berth.query.resident``), keeping every
+derived structure (per-class capacity arrays, tree lists, aggregate members, the sharing
+anchors cache) in step with the providers it holds.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import bisect
 from collections.abc import Iterable
 
+from berth.model.candidates import ProviderSummary
 from berth.model.cloud import SHARES_VIA_AGGREGATE, Cloud, Node
 from berth.model.inventory import Inventory
+from berth.query.capacity import ClassTable, Row
 
 
 class CloudIndex:
-    """Read-only indexes over one ``Cloud``."""
+    """Indexes over the providers of a set of whole trees."""
 
     def __init__(self, cloud: Cloud) -> None:
-        self.cloud = cloud
-        self.nodes = cloud.nodes
-        by_class: dict[str, list[int]] = defaultdict(list)
-        for pid in sorted(cloud.inventories):
-            if pid in self.nodes:
-                for rc in cloud.inventories[pid]:
-                    by_class[rc].append(pid)
-        self.by_class: dict[str, list[int]] = dict(by_class)
-        trees: dict[int, list[int]] = defaultdict(list)
-        for pid in sorted(self.nodes):
-            trees[self.nodes[pid].root_id].append(pid)
-        self.trees: dict[int, list[int]] = dict(trees)
-        members: dict[str, set[int]] = defaultdict(set)
-        for pid, aggs in cloud.aggregates.items():
-            if pid in self.nodes:
-                for agg in aggs:
-                    members[agg].add(pid)
-        self.agg_members: dict[str, set[int]] = dict(members)
-        self.trait_sets: dict[int, frozenset[str]] = {
-            pid: frozenset(names) for pid, names in cloud.traits.items()
-        }
-        self.by_uuid: dict[str, int] = {node.uuid: pid for pid, node in self.nodes.items()}
+        self.nodes: dict[int, Node] = {}
+        self.inventories: dict[int, dict[str, Inventory]] = {}
+        self.usages: dict[int, dict[str, int]] = {}
+        self.trait_names: dict[int, tuple[str, ...]] = {}
+        self.trait_sets: dict[int, frozenset[str]] = {}
+        self.aggregate_sets: dict[int, frozenset[str]] = {}
+        self.classes: dict[str, ClassTable] = {}
+        self.trees: dict[int, list[int]] = {}
+        self.agg_members: dict[str, set[int]] = {}
+        self.trait_members: dict[str, set[int]] = {}
+        self.by_uuid: dict[str, int] = {}
         self._anchors: dict[int, tuple[int, ...]] = {}
+        # Provider summaries by id, filled by ``summaries``; a summary shows the parent's
+        # and root's uuids, so any change to a tree drops its members' entries.
+        self.summaries: dict[int, ProviderSummary] = {}
+        self._add(cloud, bulk=True)
+
+    # -- patching -------------------------------------------------------------------
+
+    def replace_trees(self, roots: Iterable[int], fresh: Cloud) -> bool:
+        """Drop every provider of the trees rooted at ``roots`` and add ``fresh``, the
+        current state of (at least) those trees, each whole. True when only usage changed
+        (then patched in place)."""
+        gone: set[int] = set()
+        for root in roots:
+            gone.update(self.trees.get(root, ()))
+        gone.update(pid for pid in fresh.nodes if pid in self.nodes)
+        if gone == set(fresh.nodes) and all(self._same_but_usage(pid, fresh) for pid in gone):
+            self._patch_usages(fresh)
+            return True
+        before = {pid: (self.nodes[pid].root_id, self.aggregates(pid)) for pid in gone}
+        self._remove(gone)
+        self._add(fresh, bulk=False)
+        after = {pid: (self.nodes[pid].root_id, self.aggregates(pid)) for pid in fresh.nodes}
+        if before != after:
+            # Which trees a sharing provider serves depends on tree membership and
+            # aggregates only: an inventory, trait or usage change keeps the cache.
+            self._anchors.clear()
+        return False
+
+    def _same_but_usage(self, pid: int, fresh: Cloud) -> bool:
+        """Whether ``pid`` differs from its fresh state in usage at most (the common
+        case: an allocation was made or released), so it can be patched in place."""
+        old, new = self.nodes[pid], fresh.nodes[pid]
+        return (
+            (old.uuid, old.name, old.parent_id, old.root_id)
+            == (new.uuid, new.name, new.parent_id, new.root_id)
+            and self.inventories.get(pid, {}) == dict(fresh.inventories.get(pid, {}))
+            and self.trait_names.get(pid, ()) == tuple(fresh.traits.get(pid, ()))
+            and self.aggregates(pid) == fresh.aggregates.get(pid, frozenset())
+        )
+
+    def _patch_usages(self, fresh: Cloud) -> None:
+        for pid, node in fresh.nodes.items():
+            self.summaries.pop(pid, None)
+            self.nodes[pid] = node  # the generation moves on with every allocation
+            used = dict(fresh.usages.get(pid, {}))
+            if used:
+                self.usages[pid] = used
+            else:
+                self.usages.pop(pid, None)
+            for rc in self.inventories.get(pid, {}):
+                self.classes[rc].set_used(pid, used.get(rc, 0))
+
+    def _remove(self, pids: set[int]) -> None:
+        if not pids:
+            return
+        per_class: dict[str, list[int]] = {}
+        for pid in pids:
+            node = self.nodes.pop(pid, None)
+            self.summaries.pop(pid, None)
+            if node is None:
+                continue
+            self.by_uuid.pop(node.uuid, None)
+            tree = self.trees.get(node.root_id)
+            if tree is not None:
+                tree.remove(pid)
+                if not tree:
+                    del self.trees[node.root_id]
+            for rc in self.inventories.pop(pid, {}):
+                per_class.setdefault(rc, []).append(pid)
+            self.usages.pop(pid, None)
+            self.trait_names.pop(pid, None)
+            for trait in self.trait_sets.pop(pid, frozenset()):
+                holders = self.trait_members[trait]
+                holders.discard(pid)
+                if not holders:
+                    del self.trait_members[trait]
+            for agg in self.aggregate_sets.pop(pid, frozenset()):
+                members = self.agg_members.get(agg)
+                if members is not None:
+                    members.discard(pid)
+                    if not members:
+                        del self.agg_members[agg]
+        for rc, gone in per_class.items():
+            table = self.classes[rc]
+            table.remove(gone)
+            if not len(table):
+                del self.classes[rc]
+
+    def _add(self, cloud: Cloud, *, bulk: bool) -> None:
+        per_class: dict[str, list[Row]] = {}
+        for pid in sorted(cloud.nodes):
+            node = cloud.nodes[pid]
+            self.nodes[pid] = node
+            self.by_uuid[node.uuid] = pid
+            tree = self.trees.setdefault(node.root_id, [])
+            if bulk:
+                tree.append(pid)
+            else:
+                bisect.insort(tree, pid)
+            invs = dict(cloud.inventories.get(pid, {}))
+            if invs:
+                self.inventories[pid] = invs
+            used = dict(cloud.usages.get(pid, {}))
+            if used:
+                self.usages[pid] = used
+            names = tuple(cloud.traits.get(pid, ()))
+            if names:
+                self.trait_names[pid] = names
+                self.trait_sets[pid] = frozenset(names)
+                for trait in names:
+                    self.trait_members.setdefault(trait, set()).add(pid)
+            aggs = cloud.aggregates.get(pid, frozenset())
+            if aggs:
+                self.aggregate_sets[pid] = aggs
+                for agg in aggs:
+                    self.agg_members.setdefault(agg, set()).add(pid)
+            for rc, inv in invs.items():
+                per_class.setdefault(rc, []).append((pid, node.root_id, inv, used.get(rc, 0)))
+        for rc, rows in per_class.items():
+            table = self.classes.get(rc)
+            if table is None:
+                self.classes[rc] = ClassTable.build(rows)
+            else:
+                table.insert(rows)
+
+    # -- lookups --------------------------------------------------------------------
 
     def node(self, pid: int) -> Node:
         return self.nodes[pid]
@@ -54,10 +175,29 @@ class CloudIndex:
         return self.trait_sets.get(pid, frozenset())
 
     def aggregates(self, pid: int) -> frozenset[str]:
-        return self.cloud.aggregates.get(pid, frozenset())
+        return self.aggregate_sets.get(pid, frozenset())
 
     def inventory(self, pid: int, rc: str) -> Inventory | None:
-        return self.cloud.inventories.get(pid, {}).get(rc)
+        return self.inventories.get(pid, {}).get(rc)
+
+    def used(self, pid: int, rc: str) -> int:
+        return self.usages.get(pid, {}).get(rc, 0)
+
+    def with_class(self, rc: str) -> list[int]:
+        """Providers having inventory of ``rc``, in id order."""
+        table = self.classes.get(rc)
+        return [] if table is None else table.provider_list()
+
+    def count_with_class(self, rc: str) -> int:
+        table = self.classes.get(rc)
+        return 0 if table is None else len(table)
+
+    def having_any(self, traits: Iterable[str]) -> set[int]:
+        """Providers having at least one of ``traits``."""
+        out: set[int] = set()
+        for trait in traits:
+            out |= self.trait_members.get(trait, set())
+        return out
 
     def is_sharing(self, pid: int) -> bool:
         return SHARES_VIA_AGGREGATE in self.traits(pid)
@@ -70,7 +210,7 @@ class CloudIndex:
             return False
         if amount < inv.min_unit or amount > inv.max_unit or amount % inv.step_size:
             return False
-        return self.cloud.used(pid, rc) + amount <= inv.capacity
+        return self.used(pid, rc) + amount <= inv.capacity
 
     def room(self, pid: int, rc: str, amount: int) -> bool:
         """Whether a combined ``amount`` still fits: capacity and max_unit only (summing
@@ -78,11 +218,13 @@ class CloudIndex:
         inv = self.inventory(pid, rc)
         if inv is None:
             return False
-        return amount <= inv.max_unit and self.cloud.used(pid, rc) + amount <= inv.capacity
+        return amount <= inv.max_unit and self.used(pid, rc) + amount <= inv.capacity
 
     def anchors(self, sharing_id: int) -> tuple[int, ...]:
         """Roots of the trees a sharing provider serves: the tree of every provider that
-        shares an aggregate with it (its own tree included when it has an aggregate)."""
+        shares an aggregate with it (its own tree included when it has an aggregate).
+
+        Cached; any change to tree membership or aggregates clears the cache."""
         cached = self._anchors.get(sharing_id)
         if cached is None:
             roots: set[int] = set()
@@ -95,7 +237,7 @@ class CloudIndex:
 
     def ancestry(self, pid: int) -> Iterable[int]:
         """``pid`` and its ancestors up to the root (stopping at a parent outside the
-        snapshot or a loop, which only a corrupt database could hold)."""
+        index or a loop, which only a corrupt database could hold)."""
         seen: set[int] = set()
         current: int | None = pid
         while current is not None and current not in seen and current in self.nodes:

@@ -29,12 +29,22 @@ def summarize(
 
 
 def summary(index: CloudIndex, pid: int) -> ProviderSummary:
+    """``pid``'s summary, cached on the index until the provider changes (an unlimited
+    query over a large cloud summarizes thousands of providers per request)."""
+    cached = index.summaries.get(pid)
+    if cached is None:
+        cached = _summary(index, pid)
+        index.summaries[pid] = cached
+    return cached
+
+
+def _summary(index: CloudIndex, pid: int) -> ProviderSummary:
     node = index.node(pid)
     parent_node = index.nodes.get(node.parent_id) if node.parent_id is not None else None
     root_node = index.nodes.get(node.root_id, node)
-    inventories = index.cloud.inventories.get(pid, {})
+    inventories = index.inventories.get(pid, {})
     resources = tuple(
-        SummaryResource(rc, inv.capacity, index.cloud.used(pid, rc))
+        SummaryResource(rc, inv.capacity, index.used(pid, rc))
         for rc, inv in sorted(inventories.items())
     )
     return ProviderSummary(
@@ -43,5 +53,5 @@ def summary(index: CloudIndex, pid: int) -> ProviderSummary:
         parent_uuid=parent_node.uuid if parent_node is not None else None,
         root_uuid=root_node.uuid,
         resources=resources,
-        traits=tuple(index.cloud.traits.get(pid, ())),
+        traits=index.trait_names.get(pid, ()),
     )

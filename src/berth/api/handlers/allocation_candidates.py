@@ -1,8 +1,8 @@
 """GET /allocation_candidates: where could this request be placed right now?
 
-Parse the query (``candidate_params``), check that the named resource classes and traits
-exist, take one consistent snapshot of the trees the request can touch, let the engine
-(``berth.query.candidates``) find the candidates, and render them in the request's
+Parse the query (``candidate_params``), then let the process's resident index
+(``berth.query.resident``) check that the named resource classes and traits exist, catch
+up with committed writes and find the candidates, and render them in the request's
 microversion: allocation requests as a list (1.10/1.11) or keyed by provider (1.12+),
 with ``mappings`` from 1.34; provider summaries with traits from 1.17, every resource
 class from 1.27 (only the requested ones before), and parent/root uuids from 1.29.
@@ -17,33 +17,23 @@ from berth.api.errors import BadRequest
 from berth.api.http import Request, Response, cache_headers, json_response
 from berth.api.microversion import Version
 from berth.api.state import AppState
-from berth.db import snapshot
 from berth.model.candidates import AllocationRequest, CandidateRequest, CandidateResult
-from berth.model.cloud import SnapshotScope
-from berth.query import candidates
+from berth.query import resident
 
 
 def list_candidates(req: Request, st: AppState) -> Response:
     st.policy.authorize(req.context, "placement:allocation_candidates:list")
     request = candidate_params.parse(req.query, req.version)
-    scope = SnapshotScope(
-        classes=request.resource_classes,
-        provider_uuids=frozenset(g.in_tree for g in request.groups if g.in_tree),
-        everything=request.has_resourceless_group,
-    )
-    with snapshot.consistent_read(st.store) as conn:
-        bad_classes, bad_traits = snapshot.unknown_names(
-            conn, request.resource_classes, request.trait_names
+    answer = resident.for_store(st.store).answer(request)
+    if answer.unknown_classes:
+        raise BadRequest(
+            "Invalid resource class in resources parameter: "
+            f"No such resource class {answer.unknown_classes[0]}."
         )
-        if bad_classes:
-            raise BadRequest(
-                "Invalid resource class in resources parameter: "
-                f"No such resource class {bad_classes[0]}."
-            )
-        if bad_traits:
-            raise BadRequest(f"No such trait(s): {', '.join(bad_traits)}.")
-        cloud = snapshot.load(conn, scope)
-    result = candidates.find(cloud, request)
+    if answer.unknown_traits:
+        raise BadRequest(f"No such trait(s): {', '.join(answer.unknown_traits)}.")
+    assert answer.result is not None
+    result = answer.result
     resp = json_response(render(result, request, req.version))
     return cache_headers(req, resp, None)
 
