@@ -135,6 +135,14 @@ def load(conn: Connection, scope: SnapshotScope) -> Cloud:
             return Cloud(nodes={})
         if len(roots) <= _IN_LIST_MAX:
             provider_where.append(_root().in_(sorted(roots)))
+    nodes = _nodes(conn, *provider_where)
+    if roots is not None:
+        nodes = {pid: node for pid, node in nodes.items() if node.root_id in roots}
+    return _with_details(conn, nodes, narrow=roots is not None and len(nodes) <= _IN_LIST_MAX)
+
+
+def _nodes(conn: Connection, *where: ColumnElement[bool]) -> dict[int, Node]:
+    """Providers matching ``where`` as Nodes (a root's root is itself)."""
     nodes: dict[int, Node] = {}
     for row in conn.execute(
         select(
@@ -144,20 +152,17 @@ def load(conn: Connection, scope: SnapshotScope) -> Cloud:
             RP.c.generation,
             RP.c.parent_provider_id,
             RP.c.root_provider_id,
-        ).where(*provider_where)
+        ).where(*where)
     ):
-        root = row.root_provider_id if row.root_provider_id is not None else row.id
-        if roots is not None and root not in roots:
-            continue
         nodes[row.id] = Node(
             id=row.id,
             uuid=row.uuid,
             name=row.name,
             generation=row.generation,
             parent_id=row.parent_provider_id,
-            root_id=root,
+            root_id=row.root_provider_id if row.root_provider_id is not None else row.id,
         )
-    return _with_details(conn, nodes, narrow=roots is not None and len(nodes) <= _IN_LIST_MAX)
+    return nodes
 
 
 def _with_details(conn: Connection, nodes: dict[int, Node], *, narrow: bool) -> Cloud:
@@ -237,28 +242,9 @@ def load_trees(conn: Connection, roots: Iterable[int]) -> Cloud:
     wanted = sorted(set(roots))
     if not wanted:
         return Cloud(nodes={})
-    nodes: dict[int, Node] = {}
     # Every committed provider has its root set (a root points at itself), so the
     # root_provider_id index answers this directly.
-    in_trees = RP.c.root_provider_id.in_(wanted)
-    for row in conn.execute(
-        select(
-            RP.c.id,
-            RP.c.uuid,
-            RP.c.name,
-            RP.c.generation,
-            RP.c.parent_provider_id,
-            RP.c.root_provider_id,
-        ).where(in_trees)
-    ):
-        nodes[row.id] = Node(
-            id=row.id,
-            uuid=row.uuid,
-            name=row.name,
-            generation=row.generation,
-            parent_id=row.parent_provider_id,
-            root_id=row.root_provider_id if row.root_provider_id is not None else row.id,
-        )
+    nodes = _nodes(conn, RP.c.root_provider_id.in_(wanted))
     return _with_details(conn, nodes, narrow=len(nodes) <= _IN_LIST_MAX)
 
 
