@@ -26,68 +26,55 @@ from urllib.parse import parse_qsl, urlsplit
 from bench_http import JsonObject, latency_summary
 
 ENTRY_POINTS = (
-    "berth.api.candidate_params.parse, berth.db.snapshot.consistent_read/unknown_names/load, "
-    "berth.query.candidates.find, berth.api.handlers.allocation_candidates.render"
+    "berth.api.candidate_params.parse, berth.query.resident (warm; refresh + find), "
+    "berth.api.handlers.allocation_candidates.render"
 )
 
 
 def berth_inprocess_selection(
     database_url: str, url: str, count: int = 50, seconds: float = 15.0
 ) -> JsonObject:
-    """Time parse, snapshot, find and render for ``url`` against berth's own database.
+    """Time parse, selection (refresh from the change log + engine) and render for ``url``.
 
-    Imports berth lazily so the benchmark still runs (and reports why) when the engine's
-    entry points are missing or have changed.
+    Uses the same per-process resident index the server answers from, warmed first, so
+    "selection" is what one request costs the server besides HTTP and rendering. Imports
+    berth lazily so the benchmark still runs (and reports why) when entry points change.
     """
     try:
         from berth.api.candidate_params import parse
         from berth.api.handlers.allocation_candidates import render
         from berth.api.microversion import Version
-        from berth.db import snapshot
         from berth.db.engine import Store
-        from berth.model.cloud import SnapshotScope
-        from berth.query.candidates import find
+        from berth.query import resident
     except ImportError as exc:
         return {"error": f"berth engine entry points not importable: {exc}"}
     query = parse_qsl(urlsplit(url).query, keep_blank_values=True)
     version = Version(1, 39)
     store: Any = Store.from_url(database_url)
-    timings: dict[str, list[float]] = {
-        k: [] for k in ("parse", "snapshot", "find", "render", "selection", "total")
-    }
+    index = resident.for_store(store)
+    index.warm()
+    timings: dict[str, list[float]] = {k: [] for k in ("parse", "selection", "render", "total")}
     answer: JsonObject = {}
 
     def once() -> None:
         t0 = time.perf_counter()
         request = parse(query, version)
-        scope = SnapshotScope(
-            classes=request.resource_classes,
-            provider_uuids=frozenset(g.in_tree for g in request.groups if g.in_tree),
-            everything=request.has_resourceless_group,
-        )
         t1 = time.perf_counter()
-        with snapshot.consistent_read(store) as conn:
-            bad = snapshot.unknown_names(conn, request.resource_classes, request.trait_names)
-            if bad[0] or bad[1]:
-                raise ValueError(f"unknown names {bad}")
-            cloud = snapshot.load(conn, scope)
+        found = index.answer(request)
+        if found.result is None:
+            raise ValueError(f"unknown names {found.unknown_classes} {found.unknown_traits}")
         t2 = time.perf_counter()
-        result = find(cloud, request)
+        body = json.dumps(render(found.result, request, version))
         t3 = time.perf_counter()
-        body = json.dumps(render(result, request, version))
-        t4 = time.perf_counter()
         for key, ms in (
             ("parse", t1 - t0),
-            ("snapshot", t2 - t1),
-            ("find", t3 - t2),
-            ("render", t4 - t3),
-            ("selection", t3 - t1),
-            ("total", t4 - t0),
+            ("selection", t2 - t1),
+            ("render", t3 - t2),
+            ("total", t3 - t0),
         ):
             timings[key].append(ms * 1000.0)
         answer.update(
-            allocation_requests=len(result.allocation_requests),
-            providers_in_snapshot=len(cloud.nodes),
+            allocation_requests=len(found.result.allocation_requests),
             bytes=len(body),
         )
 
