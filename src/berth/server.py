@@ -61,6 +61,9 @@ def serve(settings: ServerSettings) -> None:
             self.cfg.set("threads", 4)
             self.cfg.set("timeout", 120)
             self.cfg.set("accesslog", None)
+            # berth is managed by signals; a shared ~/.gunicorn control socket would make
+            # several berth servers on one host step on each other.
+            self.cfg.set("control_socket_disable", True)
             self.cfg.set("post_fork", _post_fork)
             self.cfg.set("post_worker_init", _warm_up)
 
