@@ -8,29 +8,18 @@ allocation still refers to them (the rows would otherwise point at a name nobody
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import Connection, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from berth.db import changes, tables
+from berth.db import changes, named, tables
+from berth.db.named import NamedRow
 from berth.model.errors import DUPLICATE_NAME, ConflictError, NotFoundError
 
 RC = tables.resource_classes
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceClassRow:
-    """A resource class as the API shows it, with the timestamps for Last-Modified."""
-
-    name: str
-    created_at: datetime | None
-    updated_at: datetime | None
-
-    @property
-    def modified(self) -> datetime | None:
-        return self.updated_at or self.created_at
+ResourceClassRow = NamedRow
 
 
 def ids_by_name(conn: Connection, names: Iterable[str]) -> dict[str, int]:
@@ -52,17 +41,14 @@ def names_by_id(conn: Connection) -> dict[int, str]:
 
 def list_all(conn: Connection) -> list[ResourceClassRow]:
     """Every class, in id order: standard ones first (their seed order), then custom."""
-    rows = conn.execute(select(RC.c.name, RC.c.created_at, RC.c.updated_at).order_by(RC.c.id))
-    return [ResourceClassRow(name, created, updated) for name, created, updated in rows]
+    return named.rows(conn, named.columns(RC).order_by(RC.c.id))
 
 
 def get(conn: Connection, name: str) -> ResourceClassRow:
-    row = conn.execute(
-        select(RC.c.name, RC.c.created_at, RC.c.updated_at).where(RC.c.name == name)
-    ).first()
+    row = named.find(conn, RC, name)
     if row is None:
         raise NotFoundError(f"No such resource class {name}.")
-    return ResourceClassRow(row.name, row.created_at, row.updated_at)
+    return row
 
 
 def _exists(conn: Connection, name: str) -> bool:

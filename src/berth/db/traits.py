@@ -8,31 +8,19 @@ silently loses a member.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, Select, delete, exists, insert, select
+from sqlalchemy import Connection, delete, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from berth.db import tables
+from berth.db import named, tables
+from berth.db.named import NamedRow
 from berth.model.errors import ConcurrentUpdate, ConflictError, InvalidError, NotFoundError
 
 TRAITS = tables.traits
 RP_TRAITS = tables.resource_provider_traits
 
 
-@dataclass(frozen=True, slots=True)
-class TraitRow:
-    """A trait name and the timestamps that feed Last-Modified."""
-
-    name: str
-    created_at: datetime | None
-    updated_at: datetime | None
-
-    @property
-    def modified(self) -> datetime | None:
-        return self.updated_at or self.created_at
+TraitRow = NamedRow
 
 
 def ids_by_name(conn: Connection, names: Iterable[str]) -> dict[str, int]:
@@ -44,10 +32,6 @@ def ids_by_name(conn: Connection, names: Iterable[str]) -> dict[str, int]:
     return {name: id_ for name, id_ in rows}
 
 
-def _rows(conn: Connection, query: Select[Any]) -> list[TraitRow]:
-    return [TraitRow(n, c, u) for n, c, u in conn.execute(query)]
-
-
 def list_traits(
     conn: Connection,
     *,
@@ -56,7 +40,7 @@ def list_traits(
     associated: bool | None = None,
 ) -> list[TraitRow]:
     """Traits filtered by exact names, a name prefix and whether any provider has them."""
-    query = select(TRAITS.c.name, TRAITS.c.created_at, TRAITS.c.updated_at).order_by(TRAITS.c.name)
+    query = named.columns(TRAITS).order_by(TRAITS.c.name)
     if names is not None:
         query = query.where(TRAITS.c.name.in_(list(names)))
     if prefix is not None:
@@ -64,16 +48,14 @@ def list_traits(
     if associated is not None:
         used = exists().where(RP_TRAITS.c.trait_id == TRAITS.c.id)
         query = query.where(used if associated else ~used)
-    return _rows(conn, query)
+    return named.rows(conn, query)
 
 
 def get(conn: Connection, name: str) -> TraitRow:
-    row = conn.execute(
-        select(TRAITS.c.name, TRAITS.c.created_at, TRAITS.c.updated_at).where(TRAITS.c.name == name)
-    ).first()
+    row = named.find(conn, TRAITS, name)
     if row is None:
         raise NotFoundError(f"No such trait(s): {name}")
-    return TraitRow(row.name, row.created_at, row.updated_at)
+    return row
 
 
 def ensure(conn: Connection, name: str) -> bool:
@@ -107,12 +89,12 @@ def delete_custom(conn: Connection, name: str) -> None:
 def provider_traits(conn: Connection, provider_id: int) -> list[TraitRow]:
     """The traits of one provider, by name."""
     query = (
-        select(TRAITS.c.name, TRAITS.c.created_at, TRAITS.c.updated_at)
+        named.columns(TRAITS)
         .join(RP_TRAITS, RP_TRAITS.c.trait_id == TRAITS.c.id)
         .where(RP_TRAITS.c.resource_provider_id == provider_id)
         .order_by(TRAITS.c.name)
     )
-    return _rows(conn, query)
+    return named.rows(conn, query)
 
 
 def traits_by_provider(conn: Connection, provider_ids: Iterable[int]) -> dict[int, set[str]]:
