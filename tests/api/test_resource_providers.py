@@ -1,12 +1,23 @@
-"""Resource provider endpoints against a real database on every engine."""
+"""Resource provider endpoints against a real database on every engine, including the
+provider list answered from the resident index (coherent with every write, in every
+microversion's shape)."""
 
 from __future__ import annotations
 
 import uuid
+from email.utils import parsedate_to_datetime
 
 import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from conftest import make_client
+from berth.db import changes, snapshot
+from berth.db.engine import Store
+from berth.model.cloud import SnapshotScope
+from berth.model.filters import AggregateFilter, ProviderQuery, TraitFilter
+from berth.query.index import CloudIndex
+from berth.query.providers import UnknownNames, listing, search
+from conftest import _empty, make_client
 
 
 def _new(client: httpx.Client, name: str, **extra: object) -> dict[str, object]:
@@ -209,3 +220,151 @@ def test_list_filter_required_traits(app, client: httpx.Client) -> None:
     assert "No such trait(s): BOGUS_TRAIT." in bogus.text
     with make_client(app, "1.17") as old:
         assert old.get("/resource_providers?required=STORAGE_DISK_SSD").status_code == 400
+
+
+# --- the list comes from the resident index: coherent with every write ---------------
+
+_TRAITS = ["CUSTOM_A", "CUSTOM_B", "HW_CPU_X86_AVX2"]
+_AGGS = [str(uuid.UUID(int=0xA0 + i)) for i in range(2)]
+_FILTERS = [
+    ProviderQuery(),
+    ProviderQuery(resources={"VCPU": 2}),
+    ProviderQuery(resources={"VCPU": 1, "MEMORY_MB": 64}),
+    ProviderQuery(traits=TraitFilter(required=frozenset({"CUSTOM_A"}))),
+    ProviderQuery(traits=TraitFilter(forbidden=frozenset({"CUSTOM_B"}))),
+    ProviderQuery(member_of=AggregateFilter(any_of=(frozenset(_AGGS),))),
+    ProviderQuery(member_of=AggregateFilter(forbidden=frozenset(_AGGS[:1]))),
+]
+
+
+def _gen(client: httpx.Client, rp: str) -> int:
+    return int(client.get(f"/resource_providers/{rp}").json()["generation"])
+
+
+def _write(client: httpx.Client, data: st.DataObject, rps: list[str]) -> None:
+    """One random write through the API (refusals such as 409s are part of the game)."""
+    kinds = ["create", "rename", "reparent", "inventory", "traits", "aggregates"]
+    kinds += ["allocate", "release", "delete"]
+    kind = data.draw(st.sampled_from(kinds), label="kind") if rps else "create"
+    if kind == "create":
+        body: dict[str, object] = {"name": f"rp-{uuid.uuid4().hex[:8]}"}
+        parent = data.draw(st.none() | st.sampled_from(rps), label="parent") if rps else None
+        if parent:
+            body["parent_provider_uuid"] = parent
+        resp = client.post("/resource_providers", json=body)
+        assert resp.status_code == 200, resp.text
+        rps.append(resp.json()["uuid"])
+        return
+    rp = data.draw(st.sampled_from(rps), label="rp")
+    path = f"/resource_providers/{rp}"
+    if kind == "rename":
+        current = client.get(path).json()
+        name = data.draw(st.sampled_from([current["name"], f"n-{uuid.uuid4().hex[:6]}"]))
+        assert client.put(path, json={"name": name}).status_code == 200
+    elif kind == "reparent":
+        body = {"name": client.get(path).json()["name"]}
+        body["parent_provider_uuid"] = data.draw(st.none() | st.sampled_from(rps), label="to")
+        client.put(path, json=body, headers={"OpenStack-API-Version": "placement 1.37"})
+    elif kind == "inventory":
+        totals = {"VCPU": data.draw(st.integers(1, 4)), "MEMORY_MB": data.draw(st.integers(64, 99))}
+        invs = {rc: {"total": n} for rc, n in totals.items() if data.draw(st.booleans(), label=rc)}
+        body = {"resource_provider_generation": _gen(client, rp), "inventories": invs}
+        client.put(f"{path}/inventories", json=body)
+    elif kind == "traits":
+        names = sorted(data.draw(st.sets(st.sampled_from(_TRAITS)), label="traits"))
+        body = {"resource_provider_generation": _gen(client, rp), "traits": names}
+        assert client.put(f"{path}/traits", json=body).status_code == 200
+    elif kind == "aggregates":
+        aggs = sorted(data.draw(st.sets(st.sampled_from(_AGGS)), label="aggs"))
+        body = {"resource_provider_generation": _gen(client, rp), "aggregates": aggs}
+        assert client.put(f"{path}/aggregates", json=body).status_code == 200
+    elif kind == "allocate":
+        body = {
+            "allocations": {rp: {"resources": {"VCPU": 1}}},
+            "project_id": "p",
+            "user_id": "u",
+            "consumer_generation": None,
+        }
+        client.put(f"/allocations/{uuid.UUID(int=int(uuid.UUID(rp)) ^ 1)}", json=body)
+    elif kind == "release":
+        client.delete(f"/allocations/{uuid.UUID(int=int(uuid.UUID(rp)) ^ 1)}")
+    elif kind == "delete" and client.delete(path).status_code == 204:
+        rps.remove(rp)
+
+
+def _check_list(app, store: Store, rps: list[str]) -> None:
+    """Every microversion's list shows what each provider's own GET shows (names,
+    generations, tree, links) with the newest Last-Modified; each filter finds what a
+    fresh snapshot of the database would."""
+    for version in ("1.0", "1.13", "1.14", "latest"):
+        with make_client(app, version) as c:
+            listed = c.get("/resource_providers")
+            assert listed.status_code == 200
+            shown = [c.get(f"/resource_providers/{rp}") for rp in rps]
+            by_uuid = {p["uuid"]: p for p in listed.json()["resource_providers"]}
+            assert by_uuid == {r.json()["uuid"]: r.json() for r in shown}, version
+            if version == "latest" and rps:  # Last-Modified from 1.15
+                stamps = [parsedate_to_datetime(r.headers["last-modified"]) for r in shown]
+                assert parsedate_to_datetime(listed.headers["last-modified"]) == max(stamps)
+    fresh = CloudIndex(snapshot.take(store, SnapshotScope(everything=True)))
+    for query in _FILTERS:
+        expected = sorted(fresh.nodes[pid].uuid for pid in search(fresh, query, UnknownNames()))
+        with listing(store, query) as (index, found):
+            assert sorted(index.nodes[pid].uuid for pid in found) == expected, query
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_list_is_coherent_with_every_write(app, client: httpx.Client, data: st.DataObject) -> None:
+    store = app.state.store
+    _empty(store)
+    with store.write() as conn:
+        changes.touch_everything(conn)
+    for trait in _TRAITS[:2]:
+        assert client.put(f"/traits/{trait}").status_code in (201, 204)
+    rps: list[str] = []
+    for _ in range(data.draw(st.integers(3, 12), label="steps")):
+        _write(client, data, rps)
+        _check_list(app, store, rps)
+
+
+def test_list_answers_in_placements_order(client: httpx.Client) -> None:
+    """An unknown tree, or required traits / aggregates nobody has, answer an empty list
+    before unknown names are checked; otherwise unknown names are 400s."""
+    rp = str(_new(client, "p")["uuid"])
+
+    def get(query: str) -> httpx.Response:
+        return client.get(f"/resource_providers?{query}")
+
+    assert get(f"in_tree={uuid.uuid4()}&resources=CUSTOM_NOPE:1").json() == {
+        "resource_providers": []
+    }
+    assert get(f"member_of={uuid.uuid4()}&resources=CUSTOM_NOPE:1").status_code == 200
+    assert get("required=HW_CPU_X86_AVX2,!CUSTOM_NOPE").status_code == 200
+    bad = get("resources=VCPU:1,CUSTOM_NOPE:1")
+    assert bad.status_code == 400
+    detail = bad.json()["errors"][0]["detail"]
+    assert "resources parameter: No such resource class CUSTOM_NOPE." in detail
+    bad = get("required=!CUSTOM_NOPE")
+    assert bad.status_code == 400
+    detail = bad.json()["errors"][0]["detail"]
+    assert 'Invalid trait(s) in "required" parameter: No such trait(s): CUSTOM_NOPE.' in detail
+    assert get(f"uuid={uuid.uuid4()}&resources=CUSTOM_NOPE:1").status_code == 400
+    # An empty name does not filter (Placement ignores a falsy name).
+    assert [p["uuid"] for p in get("name=").json()["resource_providers"]] == [rp]
+
+
+def test_list_links_follow_the_mount_prefix(app) -> None:
+    rp = str(_new(make_client(app), "p")["uuid"])
+    transport = httpx.WSGITransport(app=app, script_name="/placement")
+    headers = {"X-Auth-Token": "admin", "OpenStack-API-Version": "placement latest"}
+    with httpx.Client(transport=transport, base_url="http://b", headers=headers) as c:
+        body = c.get("/resource_providers").json()
+    assert body["resource_providers"][0]["links"][0] == {
+        "rel": "self",
+        "href": f"/placement/resource_providers/{rp}",
+    }

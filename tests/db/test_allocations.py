@@ -242,7 +242,7 @@ def test_racing_claims_never_overcommit(store: Store, compute: tuple[int, str]) 
 
 
 def test_racing_claims_with_retries_fill_exactly(store: Store, compute: tuple[int, str]) -> None:
-    """Losers of the compare-and-swap retry: capacity ends exactly full, never over."""
+    """Writers that lose a race retry: capacity ends exactly full, never over."""
     pid, rp = compute
 
     def claim_until_decided(i: int) -> None:
@@ -259,6 +259,36 @@ def test_racing_claims_with_retries_fill_exactly(store: Store, compute: tuple[in
     assert len(won) == 8
     assert all(isinstance(o, ConflictError) for o in outcomes if o is not None)
     assert used(store, pid) == 8
+
+
+def test_a_claim_waits_for_a_racing_writer_and_counts_its_allocations(
+    store: Store, compute: tuple[int, str]
+) -> None:
+    """A claim on a provider another transaction holds waits for it, then counts what it
+    committed: 4 + 3 VCPU are committed while the racer waits to claim 3 more of 8."""
+    pid, rp = compute
+    outcome: list[BaseException | None] = []
+
+    def racer() -> None:
+        try:
+            allocations.commit(store, [claim(str(uuid.uuid4()), rp, VCPU=3)])
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=racer)
+    with store.write() as conn:
+        allocations.replace(conn, [claim(str(uuid.uuid4()), rp, VCPU=4)])
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive()  # waiting for our transaction
+        allocations.replace(conn, [claim(str(uuid.uuid4()), rp, VCPU=3)])
+    thread.join(timeout=60)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], ConflictError), outcome
+    assert "exceed the capacity" in outcome[0].message
+    assert used(store, pid) == 7
+    assert provider_generation(store, pid) == 2
 
 
 def _write(store: Store, batch: list[ConsumerAllocations]) -> None:
@@ -278,12 +308,13 @@ def test_provider_with_nothing_listed_is_ignored(store: Store, compute: tuple[in
     assert used(store, pid) == 1
 
 
-def test_commit_retries_provider_races_so_ample_capacity_never_409s(
+def test_provider_races_never_409_when_capacity_is_ample(
     store: Store, compute: tuple[int, str]
 ) -> None:
-    """Clients never send provider generations with allocations, so a lost provider
-    compare-and-swap is retried by the committer: with room for everyone, all twelve
-    concurrent claims succeed, and the provider moved one generation per claim."""
+    """Clients never send provider generations with allocations, so a race on a provider
+    is the committer's business (it waits for the provider's row lock): with room for
+    everyone, all twelve concurrent claims succeed, and the provider moved one generation
+    per claim."""
     pid, rp = compute
     outcomes = _race(
         12, lambda i: allocations.commit(store, [claim(str(uuid.uuid4()), rp, VCPU=1)])

@@ -52,12 +52,15 @@ def test_each_kind_of_write_names_its_providers(client: httpx.Client, store: Sto
         "consumer_generation": None,
         "consumer_type": "INSTANCE",
     }
+    # Claims change usage alone: logged as such, so readers need not re-read trees.
     assert client.put(f"/allocations/{consumer}", json=alloc).status_code == 204
-    assert _poll(store, feed).provider_ids == {_id(store, cn)}
+    found = _poll(store, feed)
+    assert (found.usage_ids, found.provider_ids) == ({_id(store, cn)}, set())
 
     # Releasing does not bump the provider generation, but usage changed: still logged.
     assert client.delete(f"/allocations/{consumer}").status_code == 204
-    assert _poll(store, feed).provider_ids == {_id(store, cn)}
+    found = _poll(store, feed)
+    assert (found.usage_ids, found.provider_ids) == ({_id(store, cn)}, set())
 
     # Aggregates at 1.1 change membership without a generation: still logged.
     old = {"OpenStack-API-Version": "placement 1.1"}
@@ -122,3 +125,51 @@ def test_touches_of_a_failed_write_never_reach_the_log(store: Store) -> None:
             pass
     with store.read() as conn:
         assert changes.head(conn) == before
+
+
+def test_full_change_subsumes_usage_change(store: Store) -> None:
+    """A provider touched both ways is reported once, as needing its tree re-read;
+    usage-only touches are stored apart from full ones and come back as such."""
+    feed = changes.ChangeFeed()
+    with store.read() as conn:
+        feed.reset(changes.head(conn))
+    with store.write() as conn:
+        changes.touch_usage(conn, [7, 8])
+        changes.touch(conn, [8, 9])
+    found = _poll(store, feed)
+    assert (found.provider_ids, found.usage_ids) == ({8, 9}, {7})
+    with store.write() as conn:
+        changes.touch_usage(conn, [7])
+    with store.write() as conn:
+        changes.touch(conn, [7])
+    found = _poll(store, feed)
+    assert (found.provider_ids, found.usage_ids) == ({7}, set())
+    with store.write() as conn:
+        changes.touch_usage(conn, [5])
+        changes.touch_everything(conn)
+    assert _poll(store, feed).everything
+
+
+def test_class_deletion_is_logged_and_readers_forget_the_name(
+    client: httpx.Client, store: Store
+) -> None:
+    """Readers keep resource class names between requests: a deleted class must still be
+    a 400 for the next request, and a class created meanwhile must be known at once."""
+    feed = changes.ChangeFeed()
+    with store.read() as conn:
+        feed.reset(changes.head(conn))
+    cn = _provider(client, "cn1")
+    inv = {"resource_provider_generation": 0, "inventories": {"VCPU": {"total": 8}}}
+    assert client.put(f"/resource_providers/{cn}/inventories", json=inv).status_code == 200
+    query = "/allocation_candidates?resources=VCPU:1,CUSTOM_GONE:1"
+    assert client.get(query).status_code == 400  # the reader's names are loaded now
+    assert client.put("/resource_classes/CUSTOM_GONE").status_code == 201
+    got = client.get(query)
+    assert got.status_code == 200, got.text
+    assert got.json()["allocation_requests"] == []
+    _poll(store, feed)
+    assert client.delete("/resource_classes/CUSTOM_GONE").status_code == 204
+    assert _poll(store, feed).classes
+    got = client.get(query)
+    assert got.status_code == 400, got.text
+    assert "CUSTOM_GONE" in got.text

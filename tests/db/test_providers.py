@@ -1,5 +1,6 @@
-"""The provider store: tree bookkeeping, delete cascades and GET /resource_providers
-filtering, on every engine, with rows written directly where other resources are needed."""
+"""The provider store: tree bookkeeping and delete cascades, on every engine, with rows
+written directly where other resources are needed. (GET /resource_providers filtering is
+answered from the resident index: tests/query/test_providers.py.)"""
 
 from __future__ import annotations
 
@@ -10,10 +11,9 @@ import uuid
 import pytest
 from sqlalchemy import Connection, func, insert, select
 
-from berth.db import aggregates, provider_search, providers, tables
+from berth.db import aggregates, providers, tables
 from berth.db.engine import Store
 from berth.model.errors import ConflictError, InvalidError, NotFoundError
-from berth.model.filters import AggregateFilter, ProviderQuery, TraitFilter
 from berth.model.provider import Provider
 
 
@@ -54,10 +54,6 @@ def _allocate(conn: Connection, p: Provider, rc: str, used: int) -> None:
     )
 
 
-def _names(found: list[Provider]) -> set[str]:
-    return {p.name for p in found}
-
-
 def test_root_points_at_itself_and_children_at_root(store: Store) -> None:
     with store.write() as conn:
         root = _make(conn, "root")
@@ -80,12 +76,8 @@ def test_moving_a_subtree_rewrites_every_root(store: Store) -> None:
         )
     with store.read() as conn:
         assert providers.get(conn, c.uuid).root_uuid == other.uuid
-        assert _names(provider_search.search(conn, ProviderQuery(in_tree=c.uuid))) == {
-            "other",
-            "b",
-            "c",
-        }
-        assert _names(provider_search.search(conn, ProviderQuery(in_tree=a.uuid))) == {"a"}
+        assert providers.get(conn, b.uuid).root_uuid == other.uuid
+        assert providers.get(conn, a.uuid).root_uuid == a.uuid
 
 
 def test_loops_and_old_microversion_moves_are_refused(store: Store) -> None:
@@ -158,68 +150,6 @@ def test_failed_delete_leaves_everything(store: Store) -> None:
     with store.read() as conn:
         assert providers.get(conn, p.uuid).generation == 0
         assert conn.execute(select(func.count()).select_from(tables.inventories)).scalar_one() == 1
-
-
-def test_resources_filter_applies_capacity_and_units(store: Store) -> None:
-    with store.write() as conn:
-        big = _make(conn, "big")
-        _inventory(
-            conn, big, "DISK_GB", 1000, reserved=100, min_unit=10, max_unit=500, step_size=10
-        )
-        _allocate(conn, big, "DISK_GB", 400)
-        ratio = _make(conn, "ratio")
-        _inventory(conn, ratio, "VCPU", 4, allocation_ratio=2.0, max_unit=8)
-        _allocate(conn, ratio, "VCPU", 6)
-
-    def found(**wanted: int) -> set[str]:
-        with store.read() as conn:
-            return _names(provider_search.search(conn, ProviderQuery(resources=wanted)))
-
-    assert found(DISK_GB=500) == {"big"}  # 400 + 500 <= 900
-    assert found(DISK_GB=510) == set()  # over max_unit and capacity
-    assert found(DISK_GB=5) == set()  # under min_unit
-    assert found(DISK_GB=15) == set()  # not a multiple of step_size
-    assert found(VCPU=2) == {"ratio"}  # 6 + 2 <= 4 * 2.0
-    assert found(VCPU=3) == set()
-    assert found(VCPU=2, DISK_GB=10) == set()  # nobody has both
-    with pytest.raises(InvalidError, match="Invalid resource class"), store.read() as conn:
-        provider_search.search(conn, ProviderQuery(resources={"NOPE": 1}))
-
-
-def test_member_of_filter(store: Store) -> None:
-    agg1, agg2, agg3 = (str(uuid.uuid4()) for _ in range(3))
-    with store.write() as conn:
-        one = _make(conn, "one")
-        two = _make(conn, "two")
-        _make(conn, "none")
-        aggregates.set_for_provider(conn, one.id, [agg1, agg3])
-        aggregates.set_for_provider(conn, two.id, [agg1, agg2])
-
-    def found(f: AggregateFilter) -> set[str]:
-        with store.read() as conn:
-            return _names(provider_search.search(conn, ProviderQuery(member_of=f)))
-
-    assert found(AggregateFilter(any_of=(frozenset({agg1}),))) == {"one", "two"}
-    assert found(AggregateFilter(any_of=(frozenset({agg1}), frozenset({agg2})))) == {"two"}
-    assert found(AggregateFilter(any_of=(frozenset({agg2, agg3}),))) == {"one", "two"}
-    assert found(AggregateFilter(forbidden=frozenset({agg3}))) == {"two", "none"}
-    assert found(AggregateFilter(any_of=(frozenset({str(uuid.uuid4())}),))) == set()
-    assert found(AggregateFilter(forbidden=frozenset({str(uuid.uuid4())}))) == {
-        "one",
-        "two",
-        "none",
-    }
-
-
-def test_trait_filter_refuses_unknown_traits(store: Store) -> None:
-    with store.write() as conn:
-        _make(conn, "p")
-    wanted = ProviderQuery(traits=TraitFilter(required=frozenset({"CUSTOM_NOPE"})))
-    with (
-        pytest.raises(InvalidError, match=r"No such trait\(s\): CUSTOM_NOPE\."),
-        store.read() as conn,
-    ):
-        provider_search.search(conn, wanted)
 
 
 def test_aggregate_membership_is_exactly_the_given_set(store: Store) -> None:

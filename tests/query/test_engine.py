@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from berth.model.candidates import CandidateRequest, CandidateResult, RequestGroup
@@ -11,6 +12,7 @@ from berth.model.cloud import SHARES_VIA_AGGREGATE as SHARES
 from berth.model.filters import AggregateFilter, TraitFilter
 from berth.model.inventory import Inventory
 from berth.query import candidates
+from berth.query.index import CloudIndex
 from query.cloudgen import CloudSpec, P, provider_uuid
 
 AGG = "aaaaaaaa-0000-0000-0000-000000000001"
@@ -199,8 +201,7 @@ def test_usage_and_units_limit_what_fits() -> None:
     assert picks(ask(spec, group(MEMORY_MB=600))) == []  # step_size / free space
 
 
-def test_limit_stops_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = CloudSpec([P(inventory={"VCPU": inv(8)}) for _ in range(200)])
+def _count_searches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     searched: list[int] = []
     real = candidates.search_anchor
 
@@ -209,10 +210,29 @@ def test_limit_stops_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(candidates, "search_anchor", counting)
+    return searched
+
+
+def test_limit_stops_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two VCPU providers per tree: every anchor needs the search (two candidates each).
+    spec = CloudSpec(
+        [p for i in range(100) for p in (P(), *[P(parent=3 * i, inventory={"VCPU": inv(8)})] * 2)]
+    )
+    searched = _count_searches(monkeypatch)
     result = ask(spec, group(VCPU=1), limit=3)
     assert len(result.allocation_requests) == 3
-    assert len(searched) == 3
+    assert len(searched) == 2
+    assert summary_indexes(result) == {0, 1, 2, 3, 4, 5}
+
+
+def test_one_option_per_class_is_solved_without_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = CloudSpec([P(inventory={"VCPU": inv(8), "DISK_GB": inv(10)}) for _ in range(200)])
+    searched = _count_searches(monkeypatch)
+    result = ask(spec, group(VCPU=1, DISK_GB=1), limit=3)
+    assert picks(result) == [{(i, "VCPU"): 1, (i, "DISK_GB"): 1} for i in range(3)]
     assert summary_indexes(result) == {0, 1, 2}
+    assert len(ask(spec, group(VCPU=1, DISK_GB=1)).allocation_requests) == 200
+    assert not searched
 
 
 def test_isolate_search_is_pruned_not_filtered() -> None:
@@ -225,3 +245,19 @@ def test_isolate_search_is_pruned_not_filtered() -> None:
     single_tree = CloudSpec([P()] + [P(parent=0, inventory={"VCPU": inv(1)}) for _ in range(10)])
     result = ask(single_tree, *groups, group_policy="isolate", limit=5)
     assert len(result.allocation_requests) == 5
+
+
+def test_anchors_restrict_the_search_to_those_trees(shared_disk: CloudSpec) -> None:
+    index = CloudIndex(shared_disk.cloud())
+    request = CandidateRequest(groups=(group(VCPU=1, DISK_GB=10),))
+    everything = picks(candidates.find_in(index, request))
+    cn1 = candidates.find_in(index, request, anchors=np.array([2], dtype=np.int64))
+    assert picks(cn1) == [
+        {(1, "VCPU"): 1, (1, "DISK_GB"): 10},
+        {(1, "VCPU"): 1, (2, "DISK_GB"): 10},
+    ]
+    assert summary_indexes(cn1) == {1, 2}
+    cn0 = candidates.find_in(index, request, anchors=np.array([1], dtype=np.int64))
+    assert picks(cn0) + picks(cn1) == everything
+    nowhere = candidates.find_in(index, request, anchors=np.array([3, 99], dtype=np.int64))
+    assert not nowhere.allocation_requests

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from itertools import islice
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -81,6 +82,29 @@ def test_limit_is_a_prefix_of_the_full_answer(
     used = {a.provider_id for areq in limited.allocation_requests for a in areq.allocations}
     shown = {s.provider_id for s in limited.provider_summaries}
     assert used <= shown
+
+
+@settings(max_examples=_n(150), deadline=None)
+@given(cases(), st.integers(1, 3))
+def test_window_by_window_matches_reference(
+    case: tuple[CloudSpec, CandidateRequest], growth: int
+) -> None:
+    """A limited request is searched in windows of anchors; with windows of one or a
+    few anchors (and a limit nothing reaches) the answer is still exactly the
+    reference's, and its order that of the unlimited answer."""
+    spec, request = case
+    cloud = spec.cloud()
+    everything = candidates.find(cloud, request)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(candidates, "_first_window", lambda limit: 1)
+        patch.setattr(candidates, "_GROWTH", growth)
+        windowed = candidates.find(cloud, _with_limit(request, 10**6))
+        check(cloud, cloud, _with_limit(request, 10**6))
+        for limit in (1, 2, 3):
+            limited = candidates.find(cloud, _with_limit(request, limit))
+            assert list(limited.allocation_requests) == list(windowed.allocation_requests)[:limit]
+    assert list(windowed.allocation_requests) == list(everything.allocation_requests)
+    assert windowed.provider_summaries == everything.provider_summaries
 
 
 def _with_limit(request: CandidateRequest, limit: int) -> CandidateRequest:

@@ -185,6 +185,12 @@ def json_response(data: Any, status: int = 200) -> Response:
     )
 
 
+def raw_json_response(body: bytes, status: int = 200) -> Response:
+    """A response whose body is already JSON (rendered without building objects first,
+    see ``berth.api.candidates_json``): sent as is, never re-serialized."""
+    return Response(status=status, body=body, content_type="application/json")
+
+
 def no_content() -> Response:
     return Response(status=204)
 

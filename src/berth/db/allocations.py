@@ -3,17 +3,28 @@
 Every write of the ``allocations`` table in berth goes through ``replace`` or
 ``delete_consumer``: PUT/POST/DELETE /allocations, the reshaper, and the scheduler's
 claims. ``replace`` never trusts a capacity figure computed outside its transaction. It
-first moves the generation of every provider that receives allocations (compare-and-swap,
-which also takes that provider's row lock on PostgreSQL/MySQL and is serialised by
-``BEGIN IMMEDIATE`` on SQLite), then writes the rows, then re-reads inventory and usage of
-those providers *in the same transaction* and refuses anything over capacity. A writer
-that raced us on a provider therefore either committed before our compare-and-swap (and
-its allocations are in our usage figures) or fails its own compare-and-swap with a 409
-``placement.concurrent_update``; nobody can overcommit.
+first moves the generation of every provider that receives allocations, in id order
+(``generations.advance_provider``: the UPDATE takes the provider's row lock on
+PostgreSQL/MySQL, waiting for a racing writer to commit; SQLite serialises writers with
+``BEGIN IMMEDIATE``), then writes the rows, then re-reads inventory and usage of those
+providers *in the same transaction* (READ COMMITTED: the statement sees everything the
+previous lock holder committed) and refuses anything over capacity. Two claims racing
+for one provider therefore run one after the other, and the second sees the first's
+allocations in its usage figures; nobody can overcommit, and nobody's work is wasted.
+
+Clients never send provider generations with allocations (only consumer generations,
+which stay a compare-and-swap), so there is nothing of theirs to compare: Placement
+compares the generation it read itself and retries, which under contention burns whole
+transactions on retries that the row lock turns into a short wait.
 
 As in Placement, only providers that *receive* allocations change generation: releasing
 allocations (DELETE, or a provider left out of a consumer's new set) cannot overcommit
-anything, and clients rely on those generations staying put.
+anything, and clients rely on those generations staying put. Claims log their providers
+as usage-only changes (``changes.touch_usage``): readers patch usage, not whole trees.
+
+A new consumer's claim costs a handful of statements: one looking up every name the
+request uses and its consumer, one creating the consumer, one per receiving provider, one
+inserting the allocations, one checking capacity, and the change log's insert.
 """
 
 from __future__ import annotations
@@ -21,11 +32,27 @@ from __future__ import annotations
 import random
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 
 from berth.db import changes, consumer_types, consumers, generations, tables
 from berth.db.engine import Store
@@ -50,14 +77,21 @@ from berth.model.inventory import Inventory
 A = tables.allocations
 RP = tables.resource_providers
 RC = tables.resource_classes
+CT = tables.consumer_types
+C = tables.consumers
 INV = tables.inventories
+_INSERT = insert(A)
 
 
-@dataclass(frozen=True, slots=True)
-class _ProviderRef:
-    id: int
-    uuid: str
-    generation: int
+@dataclass(slots=True)
+class _Names:
+    """Ids of the providers, resource classes and consumer types a batch names, and its
+    consumers' rows."""
+
+    providers: dict[str, int] = field(default_factory=dict)
+    classes: dict[str, int] = field(default_factory=dict)
+    types: dict[str, int] = field(default_factory=dict)
+    consumers: dict[str, Consumer] = field(default_factory=dict)  # those that exist
 
 
 # --------------------------------------------------------------------------- writes
@@ -66,10 +100,10 @@ class _ProviderRef:
 def commit(store: Store, batch: Sequence[ConsumerAllocations], *, attempts: int = 8) -> None:
     """Replace allocations in a transaction of their own, retrying races the client did not see.
 
-    Placement clients never send provider generations with allocations, so losing a
-    provider compare-and-swap to a concurrent claim is the server's business: the whole
-    transaction (which re-reads usage and re-checks capacity) runs again after a short,
-    jittered pause. A stale *consumer* generation is the client's and is never retried.
+    With provider rows locked rather than compared, what is left to retry is rare: a
+    deadlock between two multi-provider writers, or a provider deleted under us (the next
+    attempt reports it as unknown). The transaction runs again after a short, jittered
+    pause. A stale *consumer* generation is the client's and is never retried.
     """
     for attempt in range(attempts):
         try:
@@ -86,37 +120,34 @@ def replace(conn: Connection, batch: Sequence[ConsumerAllocations]) -> None:
     """Make each consumer's allocations exactly its new set, all in ``conn``'s transaction.
 
     Raises InvalidError (400) for unknown providers or classes, ConcurrentUpdate (409) on a
-    stale consumer generation or a lost provider compare-and-swap, ConflictError (409) when
-    the result would break an inventory's constraints or capacity. The caller's transaction
-    rolls back on any of them, so nothing is half-written.
+    stale consumer generation, RetryableConflict (409) when a provider vanished meanwhile,
+    ConflictError (409) when the result would break an inventory's constraints or
+    capacity. The caller's transaction rolls back on any of them, so nothing is
+    half-written.
     """
     if not batch:
         return
     batch = sorted(batch, key=lambda c: c.consumer_uuid)  # a stable lock order
-    providers = _providers(conn, {rp for c in batch for rp, res in c.resources.items() if res})
-    class_ids = _class_ids(conn, {rc for c in batch for res in c.resources.values() for rc in res})
-
-    emptied = _claim_consumers(conn, batch)
+    names = _lookup(conn, batch)
+    emptied, held = _claim_consumers(conn, batch, names)
 
     # Every provider receiving allocations, in id order (a stable lock order).
-    receiving = sorted(providers.values(), key=lambda p: p.id)
-    try:
-        for ref in receiving:
-            generations.bump_provider(conn, ref.id, ref.generation)
-    except ConcurrentUpdate as exc:
-        # We read those generations ourselves a moment ago: another writer raced us, not
-        # the client, so the whole transaction may simply be tried again (see commit()).
-        raise RetryableConflict(exc.message) from exc
+    for provider_id in sorted(names.providers.values()):
+        if not generations.advance_provider(conn, provider_id):
+            raise RetryableConflict(
+                "resource provider generation conflict: another thread concurrently "
+                "updated the provider. Please retry your update"
+            )
 
-    batch_ids = [c.consumer_uuid for c in batch]
-    changes.touch(conn, _providers_of(conn, batch_ids))
-    conn.execute(delete(A).where(A.c.consumer_id.in_(batch_ids)))
+    if held:  # only consumers that existed can hold allocations already
+        changes.touch_usage(conn, _providers_of(conn, held))
+        conn.execute(delete(A).where(A.c.consumer_id.in_(held)))
     now = tables.now()
     rows = [
         {
-            "resource_provider_id": providers[rp].id,
+            "resource_provider_id": names.providers[rp],
             "consumer_id": c.consumer_uuid,
-            "resource_class_id": class_ids[rc],
+            "resource_class_id": names.classes[rc],
             "used": amount,
             "created_at": now,
         }
@@ -125,15 +156,15 @@ def replace(conn: Connection, batch: Sequence[ConsumerAllocations]) -> None:
         for rc, amount in sorted(res.items())
     ]
     if rows:
-        conn.execute(insert(A), rows)
-        _check_capacity(conn, batch, providers, class_ids)
+        conn.execute(_INSERT, rows)
+        _check_capacity(conn, batch, names)
     consumers.delete_ids(conn, emptied)
 
 
 def delete_consumer(conn: Connection, consumer_uuid: str) -> None:
     """Release every allocation of a consumer and forget it; 404 if it holds nothing."""
     consumers.delete_by_uuid(conn, consumer_uuid)  # locks out racing writers of it first
-    changes.touch(conn, _providers_of(conn, [consumer_uuid]))
+    changes.touch_usage(conn, _providers_of(conn, [consumer_uuid]))
     removed = conn.execute(delete(A).where(A.c.consumer_id == consumer_uuid)).rowcount
     if not removed:
         raise NotFoundError(f"No allocations for consumer '{consumer_uuid}'")
@@ -145,68 +176,116 @@ def _providers_of(conn: Connection, consumer_uuids: list[str]) -> set[int]:
     return set(conn.execute(query.distinct()).scalars())
 
 
-def _providers(conn: Connection, uuids: set[str]) -> dict[str, _ProviderRef]:
-    if not uuids:
-        return {}
-    rows = conn.execute(
-        select(RP.c.id, RP.c.uuid, RP.c.generation).where(RP.c.uuid.in_(sorted(uuids)))
-    ).all()
-    found = {r.uuid: _ProviderRef(r.id, r.uuid, r.generation) for r in rows}
-    for uuid in sorted(uuids):
-        if uuid not in found:
-            raise InvalidError(f"Allocation for resource provider '{uuid}' that does not exist.")
-    return found
+def _named(kind: str, id_: ColumnElement[int], key: ColumnElement[str]) -> Select[Any]:
+    """One branch of ``_LOOKUP`` for providers, classes or types: kind, id, name."""
+    # Typed NULLs: PostgreSQL matches a UNION's column types branch by branch.
+    columns: list[ColumnElement[Any]] = [
+        literal_column(f"'{kind}'"),
+        id_,
+        key,
+        cast(null(), Integer),
+        cast(null(), String),
+        cast(null(), String),
+        cast(null(), String),
+    ]
+    return select(*columns).where(key.in_(bindparam(kind, expanding=True)))
 
 
-def _class_ids(conn: Connection, names: set[str]) -> dict[str, int]:
-    if not names:
-        return {}
-    rows = conn.execute(select(RC.c.name, RC.c.id).where(RC.c.name.in_(sorted(names)))).all()
-    found = {name: id_ for name, id_ in rows}
-    for name in sorted(names):
-        if name not in found:
-            raise InvalidError(f"No such resource class {name}")
-    return found
+# Everything a batch names, in one round trip: (kind, id, name, generation, project,
+# user, type) rows for the providers ("p"), resource classes ("c") and consumer types
+# ("t") it uses and for its consumers ("k") that exist. Built once: constructing and
+# hashing a statement costs more Python than executing a cached one.
+_LOOKUP = union_all(
+    _named("p", RP.c.id, RP.c.uuid),
+    _named("c", RC.c.id, RC.c.name),
+    _named("t", CT.c.id, CT.c.name),
+    select(
+        literal_column("'k'"),
+        C.c.id,
+        C.c.uuid,
+        C.c.generation,
+        C.c.project_id,
+        C.c.user_id,
+        CT.c.name,
+    )
+    .select_from(C.outerjoin(CT, C.c.consumer_type_id == CT.c.id))
+    .where(C.c.uuid.in_(bindparam("k", expanding=True))),
+)
 
 
-def _claim_consumers(conn: Connection, batch: Sequence[ConsumerAllocations]) -> list[int]:
-    """Check and move every consumer's generation; return ids of consumers left empty.
+def _lookup(conn: Connection, batch: Sequence[ConsumerAllocations]) -> _Names:
+    """Ids for every name the batch uses and its existing consumers, in one statement;
+    InvalidError (400) for an unknown provider, then for an unknown class (first in
+    sorted order, as Placement). Consumer types missing here are created later by
+    ``consumer_types.ensure``."""
+    providers = {rp for c in batch for rp, res in c.resources.items() if res}
+    classes = {rc for c in batch for res in c.resources.values() for rc in res}
+    types = {c.consumer_type for c in batch if c.consumer_type is not None}
+    names = _Names()
+    by_kind = {"p": names.providers, "c": names.classes, "t": names.types}
+    params = {
+        "p": sorted(providers),
+        "c": sorted(classes),
+        "t": sorted(types),
+        "k": sorted({c.consumer_uuid for c in batch}),
+    }
+    for kind, id_, name, generation, project_id, user_id, type_name in conn.execute(
+        _LOOKUP, params
+    ):
+        if kind == "k":
+            names.consumers[name] = Consumer(
+                int(id_), name, project_id, user_id, int(generation), type_name
+            )
+        else:
+            by_kind[kind][name] = int(id_)
+    for uuid in sorted(providers - names.providers.keys()):
+        raise InvalidError(f"Allocation for resource provider '{uuid}' that does not exist.")
+    for name in sorted(classes - names.classes.keys()):
+        raise InvalidError(f"No such resource class {name}")
+    return names
 
-    A consumer is created (generation 0, then moved to 1 like any other) by the write that
-    gives it its first allocations. Type and owner are recorded as the request states them.
+
+def _claim_consumers(
+    conn: Connection, batch: Sequence[ConsumerAllocations], names: _Names
+) -> tuple[list[int], list[str]]:
+    """Check and move every consumer's generation; return the ids of consumers left empty
+    and the uuids of those that existed (only they can hold allocations already).
+
+    A consumer is created at generation 1 by the write that gives it its first
+    allocations (as if made at 0 and moved on like any other). Type and owner are
+    recorded as the request states them, in the statement that moves the generation.
     """
-    existing = consumers.get_many(conn, [c.consumer_uuid for c in batch])
+    existing = names.consumers
+    type_ids = names.types
     emptied: list[int] = []
+    held: list[str] = []
     for req in batch:
         current = existing.get(req.consumer_uuid)
         _check_generation(req, current)
         if current is None and req.is_empty:
             continue  # releasing nothing for a consumer nobody knows: nothing to record
-        type_id = (
-            consumer_types.ensure(conn, req.consumer_type)
-            if req.consumer_type is not None
-            else None
-        )
+        type_id: int | None = None
+        if req.consumer_type is not None:
+            type_id = type_ids.get(req.consumer_type)
+            if type_id is None:
+                type_id = type_ids[req.consumer_type] = consumer_types.ensure(
+                    conn, req.consumer_type
+                )
         if current is None:
-            current = consumers.create(
+            consumers.create(
                 conn,
                 req.consumer_uuid,
                 req.project_id or INCOMPLETE_CONSUMER_ID,
                 req.user_id or INCOMPLETE_CONSUMER_ID,
                 type_id,
             )
-        elif _owner_changes(req, current, type_id):
-            consumers.set_owner(
-                conn,
-                current.id,
-                req.project_id or current.project_id,
-                req.user_id or current.user_id,
-                type_id,
-            )
-        generations.bump_consumer(conn, current.id, current.generation)
+            continue
+        held.append(current.uuid)
+        owner = _owner_changes(req, current, type_id)
+        generations.bump_consumer(conn, current.id, current.generation, owner)
         if req.is_empty:
             emptied.append(current.id)
-    return emptied
+    return emptied, held
 
 
 def _check_generation(req: ConsumerAllocations, current: Consumer | None) -> None:
@@ -223,29 +302,60 @@ def _check_generation(req: ConsumerAllocations, current: Consumer | None) -> Non
         )
 
 
-def _owner_changes(req: ConsumerAllocations, current: Consumer, type_id: int | None) -> bool:
-    return (
-        (req.project_id is not None and req.project_id != current.project_id)
-        or (req.user_id is not None and req.user_id != current.user_id)
-        or type_id is not None
+def _owner_changes(
+    req: ConsumerAllocations, current: Consumer, type_id: int | None
+) -> dict[str, object]:
+    """The consumer columns this request changes (bug 1779717: project and user may)."""
+    values: dict[str, object] = {}
+    if req.project_id is not None and req.project_id != current.project_id:
+        values["project_id"] = req.project_id
+    if req.user_id is not None and req.user_id != current.user_id:
+        values["user_id"] = req.user_id
+    if type_id is not None:
+        values["consumer_type_id"] = type_id
+    return values
+
+
+_USED = (
+    select(func.sum(A.c.used))
+    .where(
+        A.c.resource_provider_id == INV.c.resource_provider_id,
+        A.c.resource_class_id == INV.c.resource_class_id,
     )
+    .scalar_subquery()
+)
+# Inventory and current usage (our own new rows included) of the claimed classes.
+_CAPACITY = select(INV, _USED.label("used")).where(
+    INV.c.resource_provider_id.in_(bindparam("providers", expanding=True)),
+    INV.c.resource_class_id.in_(bindparam("classes", expanding=True)),
+)
 
 
 def _check_capacity(
-    conn: Connection,
-    batch: Sequence[ConsumerAllocations],
-    providers: Mapping[str, _ProviderRef],
-    class_ids: Mapping[str, int],
+    conn: Connection, batch: Sequence[ConsumerAllocations], names: _Names
 ) -> None:
     """Re-read inventory and (already updated) usage now that the providers are ours."""
-    ids = sorted({p.id for p in providers.values()})
-    inventory = _inventories(conn, ids)
-    usage = _usage(conn, ids)
+    params = {
+        "providers": sorted(set(names.providers.values())),
+        "classes": sorted(set(names.classes.values())),
+    }
+    inventory: dict[tuple[int, int], Inventory] = {}
+    usage: dict[tuple[int, int], int] = {}
+    for r in conn.execute(_CAPACITY, params):
+        key = (r.resource_provider_id, r.resource_class_id)
+        inventory[key] = Inventory(
+            total=r.total,
+            reserved=r.reserved,
+            min_unit=r.min_unit,
+            max_unit=r.max_unit,
+            step_size=r.step_size,
+            allocation_ratio=r.allocation_ratio,
+        )
+        usage[key] = int(r.used or 0)
     for req in batch:
         for rp_uuid, res in sorted(req.resources.items()):
             for rc, amount in sorted(res.items()):
-                rp = providers[rp_uuid]
-                key = (rp.id, class_ids[rc])
+                key = (names.providers[rp_uuid], names.classes[rc])
                 inv = inventory.get(key)
                 if inv is None:
                     raise ConflictError(
@@ -262,30 +372,6 @@ def _check_capacity(
                         f"Unable to create allocation for '{rc}' on resource provider "
                         f"'{rp_uuid}'. The requested amount would exceed the capacity."
                     )
-
-
-def _inventories(conn: Connection, provider_ids: Iterable[int]) -> dict[tuple[int, int], Inventory]:
-    rows = conn.execute(select(INV).where(INV.c.resource_provider_id.in_(list(provider_ids))))
-    return {
-        (r.resource_provider_id, r.resource_class_id): Inventory(
-            total=r.total,
-            reserved=r.reserved,
-            min_unit=r.min_unit,
-            max_unit=r.max_unit,
-            step_size=r.step_size,
-            allocation_ratio=r.allocation_ratio,
-        )
-        for r in rows
-    }
-
-
-def _usage(conn: Connection, provider_ids: Iterable[int]) -> dict[tuple[int, int], int]:
-    rows = conn.execute(
-        select(A.c.resource_provider_id, A.c.resource_class_id, func.sum(A.c.used))
-        .where(A.c.resource_provider_id.in_(list(provider_ids)))
-        .group_by(A.c.resource_provider_id, A.c.resource_class_id)
-    )
-    return {(rp, rc): int(used or 0) for rp, rc, used in rows}
 
 
 # --------------------------------------------------------------------------- reads

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, delete, insert, select, update
+from sqlalchemy import Connection, Row, Select, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from berth.db import tables
@@ -19,6 +19,7 @@ from berth.model.errors import ConcurrentUpdate
 
 C = tables.consumers
 CT = tables.consumer_types
+_INSERT = insert(C)
 
 
 def _select() -> Select[Any]:
@@ -59,19 +60,24 @@ def get_many(conn: Connection, uuids: list[str]) -> dict[str, Consumer]:
 def create(
     conn: Connection, uuid: str, project_id: str, user_id: str, type_id: int | None
 ) -> Consumer:
-    """Insert a consumer at generation 0; a concurrent creator of the same uuid wins (409)."""
+    """Insert a consumer at generation 1: it is created by the write that gives it its
+    first allocations, and that write moves it on from 0 like any other.
+
+    A concurrent creator of the same uuid wins: ConcurrentUpdate (409). The caller's
+    transaction must end there (it may be unusable after the failed INSERT), as every
+    allocation write does on a 409."""
     try:
-        with conn.begin_nested():
-            result = conn.execute(
-                insert(C).values(
-                    uuid=uuid,
-                    project_id=project_id,
-                    user_id=user_id,
-                    generation=0,
-                    consumer_type_id=type_id,
-                    created_at=tables.now(),
-                )
-            )
+        result = conn.execute(
+            _INSERT,
+            {
+                "uuid": uuid,
+                "project_id": project_id,
+                "user_id": user_id,
+                "generation": 1,
+                "consumer_type_id": type_id,
+                "created_at": tables.now(),
+            },
+        )
     except IntegrityError as exc:
         raise ConcurrentUpdate(
             f"consumer generation conflict - another request created consumer {uuid} "
@@ -79,17 +85,7 @@ def create(
         ) from exc
     key = result.inserted_primary_key
     assert key is not None
-    return Consumer(int(key[0]), uuid, project_id, user_id, 0, None)
-
-
-def set_owner(
-    conn: Connection, consumer_id: int, project_id: str, user_id: str, type_id: int | None
-) -> None:
-    """Record a new project/user (bug 1779717: they may change) and type, if given."""
-    values: dict[str, object] = {"project_id": project_id, "user_id": user_id}
-    if type_id is not None:
-        values["consumer_type_id"] = type_id
-    conn.execute(update(C).where(C.c.id == consumer_id).values(**values))
+    return Consumer(int(key[0]), uuid, project_id, user_id, 1, None)
 
 
 def delete_by_uuid(conn: Connection, uuid: str) -> bool:

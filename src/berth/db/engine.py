@@ -9,13 +9,14 @@ writers are sorted out by generation compare-and-swap in the rows themselves, no
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from berth.db import changes
@@ -46,11 +47,39 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
         engine = _sqlite_engine(url, **kwargs)
-    elif backend == "mysql":
-        engine = create_engine(url, isolation_level="READ COMMITTED", pool_pre_ping=True, **kwargs)
     else:
-        engine = create_engine(url, pool_pre_ping=True, **kwargs)
+        # READ COMMITTED (PostgreSQL's default, stated): the allocation committer counts on
+        # each statement seeing what the writer it waited for committed (berth.db.allocations).
+        engine = create_engine(url, isolation_level="READ COMMITTED", **kwargs)
+        _ping_when_idle(engine)
     return engine
+
+
+# A pooled connection idle for longer than this is pinged before it is handed out (the
+# server may have been restarted, or have closed it for idling). One that was in use a
+# moment ago is not: a ping on every checkout (``pool_pre_ping``) is one more round trip
+# on every request, the most frequent statement a busy server sends. A connection that
+# died while busy fails its request once, and its disconnect makes the pool replace every
+# connection it had (SQLAlchemy's behaviour on a disconnect error).
+PING_AFTER_IDLE_S = 2.0
+_IDLE_SINCE = "berth_idle_since"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return  # brand new, or busy a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # The pool retries the checkout with a fresh connection.
+            raise DisconnectionError("pooled connection is gone") from exc
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:

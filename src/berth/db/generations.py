@@ -1,14 +1,22 @@
-"""Generation compare-and-swap: the only concurrency control berth uses for writes.
+"""Generations: the compare-and-swap counters of providers and consumers.
 
-A writer reads a provider's (or consumer's) generation, decides, and then bumps it with
+A writer that acts on a generation a *client* saw bumps it with
 ``UPDATE … WHERE generation = :seen`` inside its transaction. If another writer got there
 first the UPDATE matches no row and the whole transaction is abandoned with a 409
 ``placement.concurrent_update``: clients re-read and retry, and nobody holds a global lock.
+
+Allocations are different: clients never send provider generations with them, so the
+committer moves the generation of each receiving provider unconditionally
+(``advance_provider``). The UPDATE takes the provider's row lock (waiting for a racing
+writer to finish) and the committer re-checks capacity afterwards, so a race costs a
+short wait instead of a wasted transaction.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Table, update
+from collections.abc import Mapping
+
+from sqlalchemy import Connection, Table, bindparam, update
 
 from berth.db import changes, tables
 from berth.model.errors import ConcurrentUpdate
@@ -33,14 +41,22 @@ _CONSUMER_CONFLICT = (
 )
 
 
-def _swap(conn: Connection, table: Table, row_id: int, seen: int, conflict: str) -> int:
-    """``UPDATE table SET generation = seen + 1 WHERE id = row_id AND generation = seen``."""
+def _swap(
+    conn: Connection,
+    table: Table,
+    row_id: int,
+    seen: int,
+    conflict: str,
+    also: Mapping[str, object] | None = None,
+) -> int:
+    """``UPDATE table SET generation = seen + 1 [, also] WHERE id = row_id AND
+    generation = seen``."""
     if not _in_range(seen):
         raise ConcurrentUpdate(conflict)
     result = conn.execute(
         update(table)
         .where(table.c.id == row_id, table.c.generation == seen)
-        .values(generation=seen + 1, updated_at=tables.now())
+        .values(generation=seen + 1, updated_at=tables.now(), **(also or {}))
     )
     if result.rowcount != 1:
         raise ConcurrentUpdate(conflict)
@@ -56,6 +72,31 @@ def bump_provider(conn: Connection, provider_id: int, seen: int) -> int:
     return _swap(conn, tables.resource_providers, provider_id, seen, _PROVIDER_CONFLICT)
 
 
-def bump_consumer(conn: Connection, consumer_id: int, seen: int) -> int:
-    """Move consumer ``consumer_id`` from generation ``seen`` to ``seen + 1``, or raise 409."""
-    return _swap(conn, tables.consumers, consumer_id, seen, _CONSUMER_CONFLICT)
+def bump_consumer(
+    conn: Connection, consumer_id: int, seen: int, also: Mapping[str, object] | None = None
+) -> int:
+    """Move consumer ``consumer_id`` from generation ``seen`` to ``seen + 1``, or raise 409;
+    ``also`` sets other columns in the same statement (a new owner or type)."""
+    return _swap(conn, tables.consumers, consumer_id, seen, _CONSUMER_CONFLICT, also)
+
+
+def advance_provider(conn: Connection, provider_id: int) -> bool:
+    """Move provider ``provider_id`` one generation on, whatever it is; False if the
+    provider no longer exists.
+
+    The row stays locked (PostgreSQL/MySQL; SQLite writers are serialized) until the
+    transaction ends, and every statement after this one sees what the previous holder
+    committed (READ COMMITTED), which is what lets the allocation committer check
+    capacity without a compare-and-swap. Only usage is logged as changed: callers use it
+    for allocations alone."""
+    changes.touch_usage(conn, (provider_id,))
+    result = conn.execute(_ADVANCE, {"pid": provider_id, "now": tables.now()})
+    return result.rowcount == 1
+
+
+_RP = tables.resource_providers
+_ADVANCE = (
+    update(_RP)
+    .where(_RP.c.id == bindparam("pid"))
+    .values(generation=_RP.c.generation + 1, updated_at=bindparam("now"))
+)

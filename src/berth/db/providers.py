@@ -224,6 +224,9 @@ def update_provider(
         raise _duplicate_name(name)
     if set_parent and parent_uuid != current.parent_uuid:
         _move(conn, current, parent_uuid, allow_reparenting)
+    # Logged although no candidate changes: resident indexes also answer the provider
+    # list, which shows the name and (Last-Modified) updated_at.
+    changes.touch(conn, (current.id,))
     try:
         with conn.begin_nested():
             conn.execute(

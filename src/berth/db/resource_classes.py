@@ -126,3 +126,4 @@ def delete_custom(conn: Connection, name: str) -> None:
         raise ConflictError(
             f"Error in delete resource class: Class is in use in inventory: {name}"
         ) from exc
+    changes.touch_classes(conn)  # readers caching class names forget this one

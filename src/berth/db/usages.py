@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, func, select
+from sqlalchemy import Connection, Row, Select, bindparam, func, select
 
 from berth.db import tables
 
 ALLOC = tables.allocations
+RP = tables.resource_providers
 INV = tables.inventories
 RC = tables.resource_classes
 C = tables.consumers
@@ -48,6 +50,57 @@ def usage_by_class(conn: Connection, provider_ids: Iterable[int]) -> dict[int, d
     )
     for rp_id, name, used in rows:
         out.setdefault(rp_id, {})[name] = int(used)
+    return out
+
+
+_SUMS = (
+    select(
+        ALLOC.c.resource_provider_id.label("rp"),
+        ALLOC.c.resource_class_id.label("rc"),
+        func.sum(ALLOC.c.used).label("used"),
+    )
+    .where(ALLOC.c.resource_provider_id.in_(bindparam("ids", expanding=True)))
+    .group_by(ALLOC.c.resource_provider_id, ALLOC.c.resource_class_id)
+    .subquery()
+)
+# One row per provider and allocated class (one with NULLs for a provider without any).
+_STATES = (
+    select(
+        RP.c.id,
+        RP.c.generation,
+        func.coalesce(RP.c.updated_at, RP.c.created_at),
+        RC.c.name,
+        _SUMS.c.used,
+    )
+    .select_from(RP.outerjoin(_SUMS, _SUMS.c.rp == RP.c.id).outerjoin(RC, RC.c.id == _SUMS.c.rc))
+    .where(RP.c.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderState:
+    """What an allocation write moves on a provider: generation, timestamp and usage."""
+
+    generation: int
+    last_modified: datetime | None
+    used: dict[str, int]
+
+
+def provider_states(conn: Connection, provider_ids: Iterable[int]) -> dict[int, ProviderState]:
+    """Generation, last modification and non-zero usage by class of the given providers
+    (those that still exist), in one statement: the resident index's refresh after a
+    usage-only change (``berth.db.changes.touch_usage``)."""
+    ids = sorted(set(provider_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(_STATES, {"ids": ids})
+    out: dict[int, ProviderState] = {}
+    for pid, generation, stamp, rc_name, used in rows:
+        state = out.get(pid)
+        if state is None:
+            state = out[pid] = ProviderState(int(generation), stamp, {})
+        if rc_name is not None and used:
+            state.used[rc_name] = int(used)
     return out
 
 

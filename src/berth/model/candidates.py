@@ -9,7 +9,7 @@ and summaries of the providers involved.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from berth.model.filters import AggregateFilter, TraitFilter
@@ -118,7 +118,9 @@ class ProviderSummary:
 
 @dataclass(frozen=True, slots=True)
 class CandidateResult:
-    allocation_requests: tuple[AllocationRequest, ...]
+    # In answer order; the engine may hand a compact sequence that builds the values
+    # on demand (see ``berth.query.results``).
+    allocation_requests: Sequence[AllocationRequest]
     provider_summaries: tuple[ProviderSummary, ...]
     # provider id -> uuid for every provider named in allocation_requests.
     uuids: Mapping[int, str] = field(default_factory=dict)

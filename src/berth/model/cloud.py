@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from berth.model.inventory import Inventory
 
@@ -23,7 +24,11 @@ SHARES_VIA_AGGREGATE = "MISC_SHARES_VIA_AGGREGATE"
 
 @dataclass(frozen=True, slots=True)
 class Node:
-    """A provider's identity and position in its tree."""
+    """A provider's identity and position in its tree.
+
+    ``last_modified`` (updated_at, else created_at) is carried so GET /resource_providers
+    can answer its Last-Modified header from the index alone.
+    """
 
     id: int
     uuid: str
@@ -31,6 +36,7 @@ class Node:
     generation: int
     parent_id: int | None
     root_id: int
+    last_modified: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

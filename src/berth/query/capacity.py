@@ -103,6 +103,16 @@ class ClassTable:
         )
         return mask
 
+    def fits_at(self, amount: int, rows: IntArray) -> Mask:
+        """``fits`` for the rows at positions ``rows`` only (a window of the cloud)."""
+        mask: Mask = (
+            (self.min_unit[rows] <= amount)
+            & (self.max_unit[rows] >= amount)
+            & (amount % self.step[rows] == 0)
+            & (self.used[rows] + amount <= self.capacity[rows])
+        )
+        return mask
+
     def by_root(self) -> tuple[IntArray, IntArray]:
         """Row positions ordered by (root, provider id), and the roots in that order."""
         if self._by_root is None:

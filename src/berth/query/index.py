@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from berth.model.candidates import ProviderSummary
 from berth.model.cloud import SHARES_VIA_AGGREGATE, Cloud, Node
 from berth.model.inventory import Inventory
 from berth.query.capacity import ClassTable, Row
+
+if TYPE_CHECKING:
+    from berth.query.columns import Columns
 
 
 class CloudIndex:
@@ -41,6 +45,9 @@ class CloudIndex:
         # Provider summaries by id, filled by ``summaries``; a summary shows the parent's
         # and root's uuids, so any change to a tree drops its members' entries.
         self.summaries: dict[int, ProviderSummary] = {}
+        # Per-provider-id numpy columns (``berth.query.columns``), built on first use and
+        # dropped by every change except a usage-only patch.
+        self.columns: Columns | None = None
         self._add(cloud, bulk=True)
 
     # -- patching -------------------------------------------------------------------
@@ -90,9 +97,28 @@ class CloudIndex:
             for rc in self.inventories.get(pid, {}):
                 self.classes[rc].set_used(pid, used.get(rc, 0))
 
+    def adjust_used(self, pid: int, rc: str, delta: int) -> None:
+        """Add ``delta`` to ``pid``'s usage of ``rc`` in this index only (the database is
+        untouched): the scheduler charges the instances it has planned but not yet
+        claimed, so that the next instance of the same request sees them, and takes them
+        back before the index is used for anything else."""
+        used = dict(self.usages.get(pid, {}))
+        used[rc] = used.get(rc, 0) + delta
+        if used[rc] == 0:
+            del used[rc]
+        if used:
+            self.usages[pid] = used
+        else:
+            self.usages.pop(pid, None)
+        self.summaries.pop(pid, None)  # a summary (and its cached JSON) shows usage
+        table = self.classes.get(rc)
+        if table is not None:
+            table.set_used(pid, used.get(rc, 0))
+
     def _remove(self, pids: set[int]) -> None:
         if not pids:
             return
+        self.columns = None
         per_class: dict[str, list[int]] = {}
         for pid in pids:
             node = self.nodes.pop(pid, None)
@@ -127,6 +153,7 @@ class CloudIndex:
                 del self.classes[rc]
 
     def _add(self, cloud: Cloud, *, bulk: bool) -> None:
+        self.columns = None
         per_class: dict[str, list[Row]] = {}
         for pid in sorted(cloud.nodes):
             node = cloud.nodes[pid]

@@ -7,31 +7,36 @@ provider in one of its aggregates. Candidates are only ever combined within one 
 * A suffixed group needs one provider with room for all its resources and, on that
   provider itself, the required/forbidden traits and aggregate membership.
 * The unsuffixed group may take each resource class from a different provider of the
-  tree or a sharing provider. Aggregate membership of a provider's root counts as its own
-  there (an aggregate on the root spans the tree); a sharing provider must itself be in
-  the requested aggregates. Trait requirements apply to the providers a candidate uses,
-  taken together; that is checked when combining (see ``combine``).
+  tree or a sharing provider (``unsuffixed``). Aggregate membership of a provider's root
+  counts as its own there (an aggregate on the root spans the tree); a sharing provider
+  must itself be in the requested aggregates. Trait requirements apply to the providers
+  a candidate uses, taken together; that is checked when combining (``combine``).
+
+Every filter here is a numpy pass over provider-id columns (``columns``) of the window
+of anchors being searched, never a Python loop over the cloud.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 
 from berth.model.candidates import RequestGroup
-from berth.model.filters import AggregateFilter, TraitFilter
+from berth.model.filters import TraitFilter
+from berth.query.capacity import ClassTable, IntArray, Mask
+from berth.query.choices import Choices, SharedRows, Window
+from berth.query.columns import columns_of
 from berth.query.index import CloudIndex
 
-# anchor root id -> provider ids, in id order
-AnchorOptions = dict[int, list[int]]
 
-
-def allowed_anchors(index: CloudIndex, root_traits: TraitFilter) -> frozenset[int] | None:
-    """Roots that pass ``root_required`` (1.35), or None when there is no such filter."""
+def allowed_anchors(index: CloudIndex, root_traits: TraitFilter) -> Mask | None:
+    """A bitmap over provider ids of the roots that pass ``root_required`` (1.35), or
+    None when there is no such filter."""
     if not root_traits:
         return None
-    return frozenset(root for root in index.trees if root_traits.matches(index.traits(root)))
+    cols = columns_of(index)
+    is_root: Mask = cols.roots == np.arange(cols.size, dtype=np.int64)
+    having = cols.having(root_traits)
+    return is_root if having is None else is_root & having
 
 
 # Provider ids are positive: a root no provider has, for an ``in_tree`` naming nobody.
@@ -47,76 +52,65 @@ def tree_root(index: CloudIndex, group: RequestGroup) -> int | None:
     return NOWHERE if pid is None else index.root_of(pid)
 
 
-def aggs_match(index: CloudIndex, pid: int, member_of: AggregateFilter) -> bool:
-    return member_of.matches(index.aggregates(pid))
+class GranularGroup:
+    """A suffixed group of one request, ready to be matched window by window."""
 
+    def __init__(self, index: CloudIndex, group: RequestGroup, anchors_ok: Mask | None) -> None:
+        self.cols = cols = columns_of(index)
+        self.tree = tree_root(index, group)
+        self.anchors_ok = anchors_ok
+        own = (cols.having(group.traits), cols.member(group.member_of))
+        self.masks = [mask for mask in own if mask is not None]
+        self.tables: list[tuple[ClassTable, int]] = []
+        self.possible = self.tree != NOWHERE
+        for rc, amount in sorted(group.resources.items()):
+            table = index.classes.get(rc)
+            if table is None:
+                self.possible = False
+            else:
+                self.tables.append((table, amount))
+        self.tables.sort(key=lambda item: len(item[0]))  # rarest class first
+        self.sharing: list[SharedRows] = []
+        if self.possible:
+            for pid in self._qualify(cols.sharing_ids, cols.roots[cols.sharing_ids]).tolist():
+                anchors = cols.served(pid)
+                if anchors_ok is not None:
+                    anchors = anchors[anchors_ok[anchors]]
+                if len(anchors):
+                    self.sharing.append(SharedRows(pid, anchors))
 
-def in_any_of(index: CloudIndex, pid: int, member_of: AggregateFilter) -> bool:
-    aggs = index.aggregates(pid)
-    return all(group & aggs for group in member_of.any_of)
+    def _qualify(self, pool: IntArray, roots: IntArray) -> IntArray:
+        """The providers of ``pool`` (roots ``roots``) that alone satisfy the group."""
+        keep: Mask = np.ones(len(pool), dtype=bool)
+        for table, amount in self.tables:
+            pos = np.minimum(np.searchsorted(table.pids, pool), max(len(table) - 1, 0))
+            keep &= (table.pids[pos] == pool) & table.fits_at(amount, pos)
+        if self.tree is not None:
+            keep &= roots == self.tree
+        for mask in self.masks:
+            keep &= mask[pool]
+        found: IntArray = pool[keep]
+        return found
 
-
-def in_forbidden(index: CloudIndex, pid: int, member_of: AggregateFilter) -> bool:
-    return bool(member_of.forbidden & index.aggregates(pid))
-
-
-def single_providers(index: CloudIndex, group: RequestGroup) -> list[int]:
-    """Providers that alone satisfy ``group`` (resources, traits, aggregates, in_tree)."""
-    tree = tree_root(index, group)
-    if tree == NOWHERE:
-        return []
-    resources = sorted(group.resources.items())
-    pool: list[int]
-    if tree is not None:
-        pool = [
-            pid
-            for pid in index.trees.get(tree, ())
-            if all(index.fits(pid, rc, amount) for rc, amount in resources)
-        ]
-    elif resources:
-        pool = fitting_everywhere(index, resources)
-    else:
-        pool = sorted(index.nodes)
-    found = []
-    for pid in pool:
-        if group.traits and not group.traits.matches(index.traits(pid)):
-            continue
-        if group.member_of and not aggs_match(index, pid, group.member_of):
-            continue
-        found.append(pid)
-    return found
-
-
-def fitting_everywhere(index: CloudIndex, resources: list[tuple[str, int]]) -> list[int]:
-    """Providers that can take every one of ``resources`` alone, in id order (one numpy
-    pass per class, intersected starting from the rarest class)."""
-    tables = []
-    for rc, amount in resources:
-        table = index.classes.get(rc)
-        if table is None:
-            return []
-        tables.append((table, amount))
-    tables.sort(key=lambda item: len(item[0]))
-    first, amount = tables[0]
-    pool = first.pids[first.fits(amount)]
-    for table, amount in tables[1:]:
-        if not len(pool):
-            break
-        pool = np.intersect1d(pool, table.pids[table.fits(amount)], assume_unique=True)
-    result: list[int] = pool.tolist()
-    return result
-
-
-def granular_options(
-    index: CloudIndex, group: RequestGroup, anchors_ok: frozenset[int] | None
-) -> AnchorOptions:
-    """anchor -> providers satisfying the suffixed ``group`` for candidates on that anchor."""
-    out: dict[int, list[int]] = defaultdict(list)
-    for pid in single_providers(index, group):
-        anchors = {index.root_of(pid)}
-        if index.is_sharing(pid):
-            anchors.update(index.anchors(pid))
-        for anchor in anchors:
-            if anchors_ok is None or anchor in anchors_ok:
-                out[anchor].append(pid)
-    return dict(out)
+    def choices(self, window: Window) -> Choices:
+        """Per anchor of ``window``, the providers satisfying the group there."""
+        cols = self.cols
+        if self.tables:
+            # Candidates are the rarest class's rows in the window; the others are
+            # checked for those providers only.
+            table, _ = self.tables[0]
+            order, sorted_roots = table.by_root()
+            lo, hi = np.searchsorted(sorted_roots, (window.lo, window.hi))
+            pool, roots = table.pids[order[lo:hi]], sorted_roots[lo:hi]
+        else:
+            by_root, sorted_roots = cols.by_root()
+            lo, hi = np.searchsorted(sorted_roots, (window.lo, window.hi))
+            pool, roots = by_root[lo:hi], sorted_roots[lo:hi]
+        own = ~cols.sharing[pool]
+        if self.anchors_ok is not None:
+            own &= self.anchors_ok[roots]
+        pool, roots = pool[own], roots[own]
+        found = self._qualify(pool, roots)
+        if len(found) != len(pool):
+            roots = cols.roots[found]
+        return Choices.build(window, found, roots, self.sharing)

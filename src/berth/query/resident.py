@@ -4,17 +4,22 @@ Loading a snapshot per request costs more than answering it (at 10,000 hosts, ~0
 reads against milliseconds of search). Instead each process loads the whole cloud once
 and, at the start of every request, in ONE consistent read transaction:
 
-1. checks the requested resource class and trait names (unknown ones are 400s), and that
-   no resource class was renamed (renames are not in the change log: full reload);
-2. polls the change log (``berth.db.changes``) and re-reads the whole current trees of
-   the providers it names, plus the trees they belonged to before (a provider's tree may
-   have changed), and swaps them into the index;
+1. polls the change log (``berth.db.changes``); for providers whose allocations alone
+   changed (every claim) it re-reads just their usage and generation, in one query; for
+   the others it re-reads the whole current trees they belong to, plus the trees they
+   belonged to before (a provider's tree may have changed), and swaps them into the index;
+2. checks the requested resource class and trait names (unknown ones are 400s): class
+   names are kept, and re-read when the log says a class was deleted (a rename reloads
+   everything; a name not kept is looked up, as it may be new);
 3. runs the engine on the patched index.
 
 Since the poll runs in a transaction that begins after any write the client has seen
 return, a request always sees every write that returned before it started, exactly as a
 fresh snapshot would. One lock serializes poll, patch and search: the index is mutable,
-and a worker's few threads would otherwise race on it.
+and a worker's few threads would otherwise race on it. The connection is checked out
+before the lock is taken and the transaction ends after it is released: the snapshot is
+taken by the first statement, inside the lock, and the lock is held for no round trip
+that does not need it.
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
-from berth.db import changes, resource_classes, snapshot
+from berth.db import changes, resource_classes, snapshot, usages
 from berth.db.engine import Store
 from berth.model.candidates import CandidateRequest, CandidateResult
-from berth.model.cloud import SnapshotScope
+from berth.model.cloud import Cloud, SnapshotScope
 from berth.query.candidates import find_in
 from berth.query.index import CloudIndex
 
@@ -63,49 +70,100 @@ class ResidentIndex:
         self._lock = threading.Lock()
         self._index: CloudIndex | None = None
         self._feed = changes.ChangeFeed()
-        self._class_names: dict[int, str] = {}
+        self._class_names: set[str] = set()  # resource class names, as of the last poll
         self.last_refresh = Refresh()
 
     def answer(self, request: CandidateRequest) -> Answer:
-        with self._lock, snapshot.consistent_read(self.store) as conn:
-            names = resource_classes.names_by_id(conn)
-            known = set(names.values())
-            bad_classes = tuple(sorted(c for c in request.resource_classes if c not in known))
+        with snapshot.consistent_read(self.store) as conn, self._lock:
+            index = self._refresh(conn)
+            bad_classes = tuple(self._unknown_classes(conn, request.resource_classes))
             bad_traits: tuple[str, ...] = ()
             if request.trait_names:
                 bad_traits = tuple(snapshot.unknown_names(conn, (), request.trait_names)[1])
             if bad_classes or bad_traits:
                 return Answer(bad_classes, bad_traits)
-            index = self._refresh(conn, names)
             return Answer(result=find_in(index, request))
+
+    @contextmanager
+    def reading(self) -> Iterator[tuple[snapshot.ReadTx, CloudIndex]]:
+        """The index, refreshed, and the read transaction it is now coherent with, for
+        questions other than candidates (GET /resource_providers). The lock is held for
+        the whole block: use the index only inside it."""
+        with snapshot.consistent_read(self.store) as conn, self._lock:
+            yield conn, self._refresh(conn)
 
     def warm(self) -> None:
         """Load the index now rather than on the first request."""
-        with self._lock, snapshot.consistent_read(self.store) as conn:
-            self._refresh(conn, resource_classes.names_by_id(conn))
+        with snapshot.consistent_read(self.store) as conn, self._lock:
+            self._refresh(conn)
 
-    def _refresh(self, conn: snapshot.ReadTx, class_names: dict[int, str]) -> CloudIndex:
-        if self._index is None or class_names != self._class_names:
-            return self._reload(conn, class_names)
+    def _unknown_classes(self, conn: snapshot.ReadTx, wanted: Iterable[str]) -> list[str]:
+        """Requested resource classes that do not exist, sorted. The names kept since the
+        last load (deletions are in the change log, renames reload everything) answer
+        without a query; a name not among them is looked up (it may be newer)."""
+        missing = sorted({c for c in wanted if c not in self._class_names})
+        if not missing:
+            return []
+        unknown = snapshot.unknown_names(conn, missing, ())[0]
+        self._class_names.update(c for c in missing if c not in unknown)
+        return unknown
+
+    def _refresh(self, conn: snapshot.ReadTx) -> CloudIndex:
+        if self._index is None:
+            return self._reload(conn)
         found = self._feed.poll(conn)
         if found.everything:
-            return self._reload(conn, class_names)
-        if found.provider_ids:
-            self._patch(conn, self._index, found.provider_ids)
-        else:
-            self.last_refresh = Refresh()
+            return self._reload(conn)
+        if found.classes:
+            self._class_names = set(resource_classes.names_by_id(conn).values())
+        self.last_refresh = Refresh()
+        trees = set(found.provider_ids)
+        if found.usage_ids:
+            trees |= self._patch_usage(conn, self._index, found.usage_ids)
+        if trees:
+            self._patch(conn, self._index, frozenset(trees))
         return self._index
 
-    def _reload(self, conn: snapshot.ReadTx, class_names: dict[int, str]) -> CloudIndex:
+    def _reload(self, conn: snapshot.ReadTx) -> CloudIndex:
+        self._class_names = set(resource_classes.names_by_id(conn).values())
         cloud = snapshot.load(conn, SnapshotScope(everything=True))
         head = changes.head(conn)
         self._feed.reset(head)
         now = time.monotonic()
         self._feed.gaps = dict.fromkeys(snapshot.missing_change_ids(conn, head, _GAP_WINDOW), now)
         self._index = CloudIndex(cloud)
-        self._class_names = dict(class_names)
         self.last_refresh = Refresh("full", len(self._index.trees))
         return self._index
+
+    def _patch_usage(
+        self, conn: snapshot.ReadTx, index: CloudIndex, touched: frozenset[int]
+    ) -> set[int]:
+        """Patch the usage (and generation) of providers whose allocations alone changed,
+        in one query; return those it cannot patch (unknown here, or gone), whose trees
+        must be re-read instead."""
+        states = usages.provider_states(conn, (p for p in touched if p in index.nodes))
+        if states:
+            # The whole trees as the index has them, but for the moved providers: the
+            # index sees nothing changed but usage and patches it in place.
+            roots = {index.root_of(p) for p in states}
+            members = [p for r in roots for p in index.trees[r]]
+            nodes = {p: index.nodes[p] for p in members}
+            used = {p: index.usages.get(p, {}) for p in members}
+            for pid, state in states.items():
+                nodes[pid] = replace(
+                    nodes[pid], generation=state.generation, last_modified=state.last_modified
+                )
+                used[pid] = state.used
+            fresh = Cloud(
+                nodes=nodes,
+                inventories={p: index.inventories.get(p, {}) for p in members},
+                usages=used,
+                traits={p: index.trait_names.get(p, ()) for p in members},
+                aggregates={p: index.aggregates(p) for p in members},
+            )
+            index.replace_trees(roots, fresh)
+            self.last_refresh = Refresh("usage", len(roots))
+        return set(touched - states.keys())
 
     def _patch(self, conn: snapshot.ReadTx, index: CloudIndex, touched: frozenset[int]) -> None:
         """Re-read the trees ``touched`` belong to, now and before, until the set of
@@ -115,7 +173,7 @@ class ResidentIndex:
         roots |= snapshot.current_roots(conn, touched)
         while True:
             if len(roots) > MAX_PATCH_TREES:
-                self._reload(conn, self._class_names)
+                self._reload(conn)
                 return
             fresh = snapshot.load_trees(conn, roots)
             extra = {index.root_of(p) for p in fresh.nodes if p in index.nodes} - roots

@@ -8,23 +8,33 @@ Which resource classes are shown per microversion is the API's business; all are
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import cast
 
-from berth.model.candidates import AllocationRequest, ProviderSummary, SummaryResource
+import numpy as np
+
+from berth.model.candidates import ProviderSummary, SummaryResource
+from berth.query.capacity import IntArray
+from berth.query.columns import columns_of
 from berth.query.index import CloudIndex
 
 
 def summarize(
-    index: CloudIndex, requests: Iterable[AllocationRequest], *, nested_aware: bool
+    index: CloudIndex, used: IntArray, *, nested_aware: bool
 ) -> tuple[ProviderSummary, ...]:
-    used: set[int] = set()
-    for areq in requests:
-        used |= areq.provider_ids
+    """Summaries, in provider id order, for the candidates allocating from ``used``
+    (provider ids, in any order, repeats allowed)."""
+    if not len(used):
+        return ()
     if nested_aware:
-        roots = {index.root_of(pid) for pid in used}
-        shown = sorted(pid for root in roots for pid in index.trees.get(root, ()))
+        cols = columns_of(index)
+        trees = np.zeros(cols.size, dtype=bool)
+        trees[cols.roots[used]] = True
+        shown: list[int] = np.flatnonzero(trees[cols.roots] & (cols.roots >= 0)).tolist()
     else:
-        shown = sorted(used)
+        shown = np.unique(used).tolist()
+    found = list(map(index.summaries.get, shown))  # (C-level: 14,000 at 10k hosts)
+    if all(found):
+        return tuple(cast(list[ProviderSummary], found))
     return tuple(summary(index, pid) for pid in shown)
 
 

@@ -1,160 +1,159 @@
-"""The unsuffixed group's options: per anchor, per class, who can supply it there.
+"""The unsuffixed group's options: per requested class, who can supply it on each anchor.
 
-Most providers only serve their own tree, so for them "which anchors can get ``amount``
-of ``rc``?" is column arithmetic over the class's capacity table (``capacity``): a mask
-of rows that fit and are not excluded by a forbidden trait, grouped by root. Sharing
-providers (few) serve several anchors and go through the general per-provider rules.
-Options for one anchor are only materialized when the search reaches it, so a ``limit``
-that stops after ten anchors never pays for the other ten thousand.
+Most providers only serve their own tree, so for them "which anchors of this window can
+get ``amount`` of ``rc``?" is column arithmetic over the rows of the class's capacity
+table (``capacity``) whose root falls in the window: a mask of rows that fit and are
+not excluded by a forbidden trait or aggregate rule. Sharing providers (few) serve
+several anchors each; they are checked once per request and their anchors cut to each
+window. The result per class is a ``Choices``, so no step here loops over the cloud in
+Python, and a ``limit`` that is met in the first window never looks at the others.
 
-Rules (see ``matching``): aggregate membership of a provider's root counts as its own;
-a sharing provider must itself be in the requested ``member_of`` aggregates; providers
-having a forbidden trait are left out (no candidate may use them).
+Rules (see ``matching``): a provider qualifies for ``member_of`` when it, or the anchor
+it serves, is in the requested aggregates (an aggregate on the root spans the tree); a
+sharing provider only serves other trees when it is itself in them; providers having a
+forbidden trait are left out (no candidate may use them).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import reduce
 
 import numpy as np
 
 from berth.model.candidates import RequestGroup
-from berth.model.cloud import SHARES_VIA_AGGREGATE
-from berth.query.capacity import IntArray, Mask
+from berth.query.capacity import ClassTable, IntArray, Mask
+from berth.query.choices import Choices, SharedRows, Window
+from berth.query.columns import Columns, columns_of
 from berth.query.index import CloudIndex
-from berth.query.matching import NOWHERE, in_any_of, in_forbidden, tree_root
+from berth.query.matching import NOWHERE, tree_root
 
 
-@dataclass(frozen=True, slots=True)
-class ClassOptions:
-    """For the unsuffixed group at one anchor: who can provide ``amount`` of ``rc``."""
-
-    rc: str
-    amount: int
-    providers: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ClassChoices:
-    """Everywhere: providers serving their own tree (sorted by root, then id) and the
-    anchors sharing providers serve (anchor -> ids in id order)."""
+    """Who can provide ``amount`` of ``rc`` for the unsuffixed group, per anchor."""
 
     rc: str
     amount: int
-    own_pids: IntArray
-    own_roots: IntArray
-    shared: dict[int, list[int]] = field(default_factory=dict)
-
-    def mark(self, size: int) -> Mask:
-        """A bitmap over root ids: True where this class has a provider for the anchor."""
-        marks = np.zeros(size, dtype=bool)
-        marks[self.own_roots] = True
-        if self.shared:
-            marks[np.fromiter(self.shared, dtype=np.int64)] = True
-        return marks
-
-    def top(self) -> int:
-        """The largest anchor id (-1 for none)."""
-        top = int(self.own_roots[-1]) if len(self.own_roots) else -1
-        return max([top, *self.shared])
-
-    def at(self, anchor: int) -> ClassOptions:
-        lo = int(np.searchsorted(self.own_roots, anchor, side="left"))
-        hi = int(np.searchsorted(self.own_roots, anchor, side="right"))
-        own: list[int] = self.own_pids[lo:hi].tolist()
-        extra = self.shared.get(anchor)
-        providers = tuple(sorted(own + extra)) if extra else tuple(own)
-        return ClassOptions(self.rc, self.amount, providers)
+    choices: Choices
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class UnsuffixedOptions:
-    """The unsuffixed group's options; ``anchors`` are the anchors where every requested
-    class has at least one provider, in ascending order."""
+    """The unsuffixed group's options per class in ``window``, and ``common``: a bitmap
+    over the window's anchor ids, True where every class has at least one provider."""
 
-    anchors: tuple[int, ...]
+    window: Window
     per_class: tuple[ClassChoices, ...]
-
-    def at(self, anchor: int) -> list[ClassOptions]:
-        return [choices.at(anchor) for choices in self.per_class]
+    common: Mask
 
 
-_NOTHING = UnsuffixedOptions((), ())
+class _Keep:
+    """Whether a provider may serve an anchor: ``anchors_ok`` (root_required) and
+    ``member_of``, vectorized over (provider, anchor) pairs."""
+
+    def __init__(self, cols: Columns, group: RequestGroup, anchors_ok: Mask | None) -> None:
+        self.anchors_ok = anchors_ok
+        self.in_groups = cols.in_all_groups(group.member_of)
+        self.forbidden = cols.any_aggregate(group.member_of.forbidden)
+
+    def in_groups_ok(self, pid: int) -> bool:
+        """Whether ``pid`` itself is in every requested aggregate group."""
+        return self.in_groups is None or bool(self.in_groups[pid])
+
+    def __call__(self, pids: IntArray, anchors: IntArray) -> Mask | None:
+        ok: Mask | None = None
+        if self.anchors_ok is not None:
+            ok = self.anchors_ok[anchors]
+        if self.in_groups is not None:
+            hit = self.in_groups[pids] | self.in_groups[anchors]
+            ok = hit if ok is None else ok & hit
+        if self.forbidden is not None:
+            miss = ~(self.forbidden[pids] | self.forbidden[anchors])
+            ok = miss if ok is None else ok & miss
+        return ok
 
 
-def unsuffixed_options(
-    index: CloudIndex, group: RequestGroup, anchors_ok: frozenset[int] | None
-) -> UnsuffixedOptions:
-    """Per anchor, per requested class, the providers that can supply it on that anchor."""
-    tree = tree_root(index, group)
-    if tree == NOWHERE:
-        return _NOTHING
-    member_of = group.member_of
-
-    def aggs_ok(pid: int, anchor: int) -> bool:
-        if member_of.any_of and not (
-            in_any_of(index, pid, member_of) or in_any_of(index, anchor, member_of)
-        ):
-            return False
-        return not (
-            member_of.forbidden
-            and (in_forbidden(index, pid, member_of) or in_forbidden(index, anchor, member_of))
-        )
-
-    def keep(pid: int, anchor: int) -> bool:
-        if anchors_ok is not None and anchor not in anchors_ok:
-            return False
-        return not (member_of and not aggs_ok(pid, anchor))
-
-    excluded = _ids(index.having_any(group.traits.forbidden))
-    sharing = _ids(index.trait_members.get(SHARES_VIA_AGGREGATE, set()))
-    ok_roots = None if anchors_ok is None else _ids(anchors_ok)
-    per_class: list[ClassChoices] = []
-    for rc, amount in sorted(group.resources.items()):
-        table = index.classes.get(rc)
-        if table is None:
-            return _NOTHING
-        mask = table.fits(amount)
-        if len(excluded):
-            mask &= ~np.isin(table.pids, excluded)
-        if tree is not None:
-            mask &= table.roots == tree
-        shares = mask & np.isin(table.pids, sharing) if len(sharing) else None
-        if shares is not None:
-            mask &= ~shares
-        if ok_roots is not None:
-            mask &= np.isin(table.roots, ok_roots)
-        pids = table.pids[mask]
-        roots = table.roots[mask]
-        if member_of:
-            allowed = [keep(p, r) for p, r in zip(pids.tolist(), roots.tolist(), strict=True)]
-            pids = pids[np.array(allowed, dtype=bool)] if allowed else pids
-            roots = roots[np.array(allowed, dtype=bool)] if allowed else roots
-        shared: dict[int, list[int]] = {}
-        if shares is not None:
-            for pid in table.pids[shares].tolist():
-                root = index.root_of(pid)
-                anchors = [root]
-                if tree is None and (not member_of.any_of or in_any_of(index, pid, member_of)):
-                    anchors.extend(a for a in index.anchors(pid) if a != root)
-                for anchor in anchors:
-                    if keep(pid, anchor):
-                        shared.setdefault(anchor, []).append(pid)
-        if not len(pids) and not shared:
-            return _NOTHING
-        if len(roots) > 1 and bool(np.any(roots[1:] < roots[:-1])):
-            order = np.argsort(roots, kind="stable")  # nested trees: group by root
-            pids, roots = pids[order], roots[order]
-        per_class.append(ClassChoices(rc, amount, pids, roots, shared))
-    if not per_class:
-        return _NOTHING
-    # Anchors every class can serve: AND of per-class bitmaps over root ids (linear,
-    # in C, and already in ascending order).
-    size = max(c.top() for c in per_class) + 1
-    common = reduce(np.logical_and, (c.mark(size) for c in per_class))
-    return UnsuffixedOptions(tuple(np.flatnonzero(common).tolist()), tuple(per_class))
+@dataclass(frozen=True, slots=True, eq=False)
+class _Class:
+    rc: str
+    amount: int
+    table: ClassTable
+    sharing: list[SharedRows]
 
 
-def _ids(pids: set[int] | frozenset[int]) -> IntArray:
-    return np.fromiter(pids, dtype=np.int64, count=len(pids))
+class UnsuffixedGroup:
+    """The unsuffixed group of one request, ready to be matched window by window."""
+
+    def __init__(self, index: CloudIndex, group: RequestGroup, anchors_ok: Mask | None) -> None:
+        self.cols = cols = columns_of(index)
+        self.tree = tree_root(index, group)
+        self.keep = _Keep(cols, group, anchors_ok)
+        self.excluded = cols.any_trait(group.traits.forbidden)
+        self.classes: list[_Class] = []
+        self.possible = self.tree != NOWHERE
+        for rc, amount in sorted(group.resources.items()):
+            table = index.classes.get(rc)
+            if table is None:
+                self.possible = False
+                break
+            self.classes.append(_Class(rc, amount, table, self._sharing(table, amount)))
+
+    def _sharing(self, table: ClassTable, amount: int) -> list[SharedRows]:
+        """Sharing providers of ``table``'s class that can supply ``amount``, with the
+        anchors each may serve for this group (checked once, not per window)."""
+        cols = self.cols
+        out: list[SharedRows] = []
+        pids = cols.sharing_ids
+        pos = np.searchsorted(table.pids, pids)
+        has = pos < len(table)
+        pids, pos = pids[has], pos[has]
+        has = table.pids[pos] == pids
+        pids, pos = pids[has], pos[has]
+        fit = table.fits_at(amount, pos)
+        for pid in pids[fit].tolist():
+            root = int(cols.roots[pid])
+            if self.excluded is not None and self.excluded[pid]:
+                continue
+            if self.tree is not None and root != self.tree:
+                continue
+            if self.tree is None and self.keep.in_groups_ok(pid):
+                anchors = cols.served(pid)
+            else:
+                anchors = np.array([root], dtype=np.int64)
+            ok = self.keep(np.full(len(anchors), pid, dtype=np.int64), anchors)
+            if ok is not None:
+                anchors = anchors[ok]
+            if len(anchors):
+                out.append(SharedRows(pid, anchors))
+        return out
+
+    def options(self, window: Window) -> UnsuffixedOptions | None:
+        """The options within ``window``; None when some class has none there."""
+        per_class: list[ClassChoices] = []
+        for c in self.classes:
+            choices = self._choices(c, window)
+            if not len(choices):
+                return None
+            per_class.append(ClassChoices(c.rc, c.amount, choices))
+        if not per_class:
+            return None
+        # Anchors every class can serve: AND of per-class bitmaps over the window.
+        common = reduce(np.logical_and, (c.choices.mark() for c in per_class))
+        return UnsuffixedOptions(window, tuple(per_class), common)
+
+    def _choices(self, c: _Class, window: Window) -> Choices:
+        order, sorted_roots = c.table.by_root()
+        lo, hi = np.searchsorted(sorted_roots, (window.lo, window.hi))
+        rows = order[lo:hi]
+        roots = sorted_roots[lo:hi]
+        pids = c.table.pids[rows]
+        mask = c.table.fits_at(c.amount, rows) & ~self.cols.sharing[pids]
+        if self.excluded is not None:
+            mask &= ~self.excluded[pids]
+        if self.tree is not None:
+            mask &= roots == self.tree
+        ok = self.keep(pids, roots)
+        if ok is not None:
+            mask &= ok
+        return Choices.build(window, pids[mask], roots[mask], c.sharing)

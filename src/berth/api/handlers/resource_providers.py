@@ -1,72 +1,41 @@
 """Handlers for resource providers: create, list/filter, show, update (incl. re-parenting)
 and delete.
 
-The body of a provider grows with the microversion (parent/root uuids at 1.14, links as
-the endpoints they point at appear), so it is rendered in exactly one place, ``render``.
+A provider's body is rendered in one place, ``berth.api.provider_bodies``; the list is
+filtered by the resident index (``berth.query.providers``), the rest read and write
+through ``berth.db.providers``.
 """
 
 from __future__ import annotations
 
 import uuid as uuidlib
-from typing import Any
 
+from berth.api import provider_bodies as bodies
 from berth.api import query_params as qp
 from berth.api.http import Request, Response, cache_headers, json_response, no_content
 from berth.api.schemas import resource_providers as schemas
 from berth.api.state import AppState
 from berth.api.validation import validate
-from berth.db import provider_search, providers
+from berth.db import providers
 from berth.model.filters import ProviderQuery
 from berth.model.provider import Provider
 from berth.model.uuids import normalize
-
-# (rel, path suffix, microversion the link appears at)
-_LINKS: tuple[tuple[str, str, tuple[int, int]], ...] = (
-    ("self", "", (1, 0)),
-    ("inventories", "/inventories", (1, 0)),
-    ("usages", "/usages", (1, 0)),
-    ("aggregates", "/aggregates", (1, 1)),
-    ("traits", "/traits", (1, 6)),
-    ("allocations", "/allocations", (1, 11)),
-)
-
-
-def provider_url(req: Request, provider_uuid: str) -> str:
-    """The provider's path, under whatever prefix the app is mounted at."""
-    return f"{req.environ.get('SCRIPT_NAME', '')}/resource_providers/{provider_uuid}"
-
-
-def render(req: Request, p: Provider) -> dict[str, Any]:
-    """A provider as Placement shows it at the request's microversion."""
-    base = provider_url(req, p.uuid)
-    body: dict[str, Any] = {
-        "uuid": p.uuid,
-        "name": p.name,
-        "generation": p.generation,
-        "links": [
-            {"rel": rel, "href": base + suffix}
-            for rel, suffix, since in _LINKS
-            if req.version >= since
-        ],
-    }
-    if req.version >= (1, 14):
-        body["parent_provider_uuid"] = p.parent_uuid
-        body["root_provider_uuid"] = p.root_uuid
-    return body
+from berth.query import providers as provider_query
 
 
 def _one(req: Request, p: Provider, status: int = 200) -> Response:
-    return cache_headers(req, json_response(render(req, p), status), p.last_modified)
+    return cache_headers(req, json_response(bodies.render(req, p), status), p.last_modified)
 
 
 def list_providers(req: Request, st: AppState) -> Response:
+    """Filtered by the resident index (``berth.query.providers``) and rendered from
+    cached per-provider JSON (``provider_bodies.provider_list``) while its lock is held."""
     st.policy.authorize(req.context, "placement:resource_providers:list")
     query = _list_query(req)
-    with st.store.read() as conn:
-        found = provider_search.search(conn, query)
-    body = {"resource_providers": [render(req, p) for p in found]}
-    newest = max((p.last_modified for p in found if p.last_modified), default=None)
-    return cache_headers(req, json_response(body), newest)
+    with provider_query.listing(st.store, query) as (index, found):
+        body, newest = bodies.provider_list(req, index, found)
+    resp = Response(status=200, body=body, content_type="application/json")
+    return cache_headers(req, resp, newest)
 
 
 def _list_query(req: Request) -> ProviderQuery:
@@ -98,7 +67,7 @@ def create_provider(req: Request, st: AppState) -> Response:
             name=data["name"],
             parent_uuid=None if parent is None else normalize(parent),
         )
-    location = provider_url(req, created.uuid)
+    location = bodies.provider_url(req, created.uuid)
     if req.version < (1, 20):
         return Response(status=201).header("Location", location)
     return _one(req, created).header("Location", location)
