@@ -1,9 +1,13 @@
-"""Bulk load of the benchmark cloud through the REST API, as a deployment's agents would.
+"""Load of the benchmark cloud through the REST API, per call or in bulk.
 
-Each tree (a compute node and its NUMA/NIC children) is set up by one loader: POST the
-provider, PUT its inventories, traits and aggregates, passing the generation each answer
-returns. A bounded pool of loaders works through the trees; the rate is reported as trees,
-providers and HTTP requests per second.
+Per call (``load_cloud``), as a deployment's agents would and the only way Placement
+offers: each tree (a compute node and its NUMA/NIC children) is set up by one loader:
+POST the provider, PUT its inventories, traits and aggregates, passing the generation
+each answer returns. In bulk (``load_cloud_bulk``, berth only), as an operator onboarding
+a region would: whole trees packed into batches of about ``batch`` providers, each batch
+one POST /berth/v1/provider_trees. A bounded pool of loaders works through the trees (or
+batches); the rate is reported as trees, providers and HTTP requests per second, with
+``method`` saying which way.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from bench_cloud import CloudSpec, ProviderSpec, TreeSpec
@@ -102,8 +107,14 @@ async def load_cloud(
         await asyncio.gather(*(_loader(client, c, trees) for _ in range(concurrency)))
     finally:
         reporter.cancel()
-    seconds = time.perf_counter() - started
+    return _report(c, cloud, concurrency, time.perf_counter() - started, "per-call")
+
+
+def _report(
+    c: _Counters, cloud: CloudSpec, concurrency: int, seconds: float, method: str
+) -> JsonObject:
     return {
+        "method": method,
         "concurrency": concurrency,
         "trees": c.trees_done,
         "trees_expected": len(cloud.trees),
@@ -116,3 +127,70 @@ async def load_cloud(
         "requests_per_s": round(c.requests / seconds, 2),
         **c.outcomes.as_json(),
     }
+
+
+# Providers per POST /berth/v1/provider_trees: berth's default batch limit.
+BULK_BATCH = 1000
+
+
+def provider_item(p: ProviderSpec) -> JsonObject:
+    """One provider as an item of POST /berth/v1/provider_trees."""
+    item: dict[str, Any] = {
+        "uuid": p.uuid,
+        "name": p.name,
+        "inventories": {rc: inv.as_json() for rc, inv in p.inventories.items()},
+        "traits": list(p.traits),
+        "aggregates": list(p.aggregates),
+    }
+    if p.parent_uuid is not None:
+        item["parent_provider_uuid"] = p.parent_uuid
+    return item
+
+
+def tree_batches(cloud: CloudSpec, batch: int) -> list[list[TreeSpec]]:
+    """Whole trees packed in order into batches of at most ``batch`` providers (a tree
+    larger than that gets a batch of its own), so batches may load in any order."""
+    out: list[list[TreeSpec]] = [[]]
+    size = 0
+    for tree in cloud.trees:
+        if out[-1] and size + len(tree.providers) > batch:
+            out.append([])
+            size = 0
+        out[-1].append(tree)
+        size += len(tree.providers)
+    return [trees for trees in out if trees]
+
+
+async def _bulk_loader(
+    client: httpx.AsyncClient, c: _Counters, batches: Iterator[list[TreeSpec]]
+) -> None:
+    for trees in batches:  # one shared iterator: each batch is sent by exactly one loader
+        items = [provider_item(p) for tree in trees for p in tree.providers]
+        try:
+            await _send(
+                client, c, "POST", "/berth/v1/provider_trees", {"providers": items}, "bulk load"
+            )
+        except LoadFailed:
+            continue
+        c.trees_done += len(trees)
+        c.providers_done += len(items)
+
+
+async def load_cloud_bulk(
+    client: httpx.AsyncClient, cloud: CloudSpec, batch: int, concurrency: int, label: str = "bulk"
+) -> JsonObject:
+    """Create the custom traits, then every tree in batches of ~``batch`` providers with
+    ``concurrency`` batches in flight. Same report as ``load_cloud`` plus ``batch``."""
+    c = _Counters()
+    started = time.perf_counter()
+    for trait in cloud.custom_traits:
+        c.requests += 1
+        c.outcomes.record(await client.put(f"/traits/{trait}"), "put trait")
+    batches = iter(tree_batches(cloud, batch))
+    reporter = asyncio.create_task(_progress(c, len(cloud.trees), label))
+    try:
+        await asyncio.gather(*(_bulk_loader(client, c, batches) for _ in range(concurrency)))
+    finally:
+        reporter.cancel()
+    report = _report(c, cloud, concurrency, time.perf_counter() - started, "bulk")
+    return {**report, "batch": batch}

@@ -34,7 +34,7 @@ from bench_claims import claim_phase, cleanup, consistency_check
 from bench_cloud import CloudSpec, build_cloud
 from bench_engine import engine_floor
 from bench_http import JsonObject, make_client
-from bench_load import load_cloud
+from bench_load import BULK_BATCH, load_cloud, load_cloud_bulk
 from bench_reads import read_scenarios, root_latency, run_reads
 from bench_servers import ANCHOR_PG_PORT, Anchor, Berth, Postgres, process_memory
 
@@ -63,6 +63,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--read-seconds", type=float, default=15.0, help="max seconds per read")
     ap.add_argument("--workers", type=int, default=2, help="worker processes of each server")
     ap.add_argument("--berth-port", type=int, default=8870)
+    ap.add_argument(
+        "--berth-load",
+        choices=("bulk", "per-call"),
+        default="bulk",
+        help="how berth is loaded: POST /berth/v1/provider_trees in batches of "
+        f"{BULK_BATCH} providers (berth's bulk extension), or per call as Placement is",
+    )
     ap.add_argument("--berth-bin", type=Path, default=REPO / ".venv" / "bin" / "berth")
     ap.add_argument(
         "--berth-pg",
@@ -101,7 +108,11 @@ async def bench_system(
     # Other work on the machine skews every number: record how busy it was.
     out: JsonObject = {"url": str(client.base_url), "loadavg_at_start": os.getloadavg()}
     print(f"  [{name}] loading {len(cloud.providers)} providers", flush=True)
-    out["load"] = load = await load_cloud(client, cloud, args.loaders, name)
+    if name == BERTH and args.berth_load == "bulk":
+        load = await load_cloud_bulk(client, cloud, BULK_BATCH, args.loaders, name)
+    else:
+        load = await load_cloud(client, cloud, args.loaders, name)
+    out["load"] = load
     print(
         f"  [{name}] load: {load['seconds']}s, {load['providers_per_s']} providers/s, "
         f"{load['requests_per_s']} req/s, errors={load['errors']}",
