@@ -33,6 +33,14 @@ _URL_VARS = {"postgresql": "BERTH_TEST_POSTGRES_URL", "mysql": "BERTH_TEST_MYSQL
 
 # Tables emptied between tests, children first.
 _DATA_TABLES = (
+    # berth's own tables first: they refer to the Placement tables below
+    "berth_guest_assignments",
+    "berth_host_topologies",
+    "berth_server_group_members",
+    "berth_server_groups",
+    "berth_aggregate_metadata",
+    "berth_aggregates",
+    "berth_host_stats",
     "allocations",
     "consumers",
     "consumer_types",

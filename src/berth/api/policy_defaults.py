@@ -82,14 +82,49 @@ OPERATION_DEFAULTS: dict[str, str] = {
     "placement:usages": PROJECT_READER_OR_ADMIN_OR_SERVICE,
 }
 
-SECURE_DEFAULTS: dict[str, str] = {**BASE_RULES, **OPERATION_DEFAULTS}
+# berth's own extensions (``/berth/v1/...``), outside Placement's rule namespace. Bulk
+# loading whole provider trees is an operator's job (onboarding, migration): admin only,
+# in both modes; a policy file may open it to the service role.
+# Server groups belong to a project: its members manage them, its readers see them
+# (Nova's server group rules); legacy mode lets any user of the project (Nova's
+# admin_or_owner). Aggregate metadata and host build records are the operator's: admin.
+_GROUP_MEMBER = f"{ADMIN_OR_SERVICE} or (role:member and project_id:%(project_id)s)"
+_GROUP_READER = f"{ADMIN_OR_SERVICE} or rule:project_reader_api"
+_GROUP_RULES: dict[str, str] = {
+    "berth:server_groups:create": _GROUP_MEMBER,
+    "berth:server_groups:list": _GROUP_READER,
+    "berth:server_groups:show": _GROUP_READER,
+    "berth:server_groups:delete": _GROUP_MEMBER,
+    "berth:server_groups:members:delete": _GROUP_MEMBER,
+}
+EXTENSION_DEFAULTS: dict[str, str] = {
+    "berth:provider_trees:create": "rule:admin_api",
+    **_GROUP_RULES,
+    "berth:server_groups:list:all_projects": ADMIN_OR_SERVICE,
+    "berth:aggregates:metadata:show": "rule:admin_api",
+    "berth:aggregates:metadata:update": "rule:admin_api",
+    "berth:aggregates:metadata:delete": "rule:admin_api",
+    "berth:hosts:stats:show": "rule:admin_api",
+    # nova-compute reports build results with its service role
+    "berth:hosts:build_results:create": ADMIN_OR_SERVICE,
+}
+# A host's NUMA/PCI topology (/berth/v1/hosts/{uuid}/topology): admin only, likewise.
+EXTENSION_DEFAULTS.update(
+    {f"berth:topology:{op}": "rule:admin_api" for op in ("update", "show", "delete")}
+)
+# POST /berth/v1/schedule: like Nova's scheduler, called by services and admins only.
+EXTENSION_DEFAULTS["berth:schedule"] = ADMIN_OR_SERVICE
 
-LEGACY_DEFAULTS: dict[str, str] = {name: "rule:admin_api" for name in OPERATION_DEFAULTS}
+SECURE_DEFAULTS: dict[str, str] = {**BASE_RULES, **OPERATION_DEFAULTS, **EXTENSION_DEFAULTS}
+
+LEGACY_DEFAULTS: dict[str, str] = {
+    name: "rule:admin_api" for name in (*OPERATION_DEFAULTS, *EXTENSION_DEFAULTS)
+} | {name: "rule:admin_api or project_id:%(project_id)s" for name in _GROUP_RULES}
 
 RULE_NAMES: tuple[str, ...] = tuple(SECURE_DEFAULTS)
 
 # Rules enforced with project scope: a system-scoped token fails them before any check.
-SCOPED_RULES: frozenset[str] = frozenset(OPERATION_DEFAULTS)
+SCOPED_RULES: frozenset[str] = frozenset((*OPERATION_DEFAULTS, *EXTENSION_DEFAULTS))
 
 # Rules a system-scoped token may pass even with scope enforced (none in Placement).
 SYSTEM_SCOPE_OK: frozenset[str] = frozenset()

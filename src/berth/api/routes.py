@@ -11,14 +11,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from berth.api.handlers import (
+    aggregate_metadata,
     aggregates,
     allocation_candidates,
     allocations,
+    bulk,
+    host_stats,
     inventories,
     reshaper,
     resource_classes,
     resource_providers,
     root,
+    schedule,
+    server_groups,
+    topology,
     traits,
     usages,
 )
@@ -105,6 +111,33 @@ ROUTES: dict[str, list[Route]] = {
     ],
     "/usages": [Route("GET", usages.usages, since=(1, 9))],
     "/reshaper": [Route("POST", reshaper.reshape, since=(1, 30))],
+    # berth extensions: outside Placement's API, served at every microversion.
+    "/berth/v1/provider_trees": [Route("POST", bulk.load_provider_trees)],
+    "/berth/v1/hosts/{uuid}/topology": [
+        Route("GET", topology.get_topology),
+        Route("PUT", topology.put_topology),
+        Route("DELETE", topology.delete_topology),
+    ],
+    # Scheduler state Nova keeps: server groups, aggregate metadata, build results.
+    "/berth/v1/server_groups": [
+        Route("GET", server_groups.list_groups),
+        Route("POST", server_groups.create_group),
+    ],
+    "/berth/v1/server_groups/{uuid}": [
+        Route("GET", server_groups.get_group),
+        Route("DELETE", server_groups.delete_group),
+    ],
+    "/berth/v1/server_groups/{uuid}/members/{consumer_uuid}": [
+        Route("DELETE", server_groups.delete_member),
+    ],
+    "/berth/v1/aggregates/{uuid}/metadata": [
+        Route("GET", aggregate_metadata.get_metadata),
+        Route("PUT", aggregate_metadata.set_metadata),
+        Route("DELETE", aggregate_metadata.delete_metadata),
+    ],
+    "/berth/v1/hosts/{uuid}/build_results": [Route("POST", host_stats.report_build_result)],
+    "/berth/v1/hosts/{uuid}/stats": [Route("GET", host_stats.get_stats)],
+    "/berth/v1/schedule": [Route("POST", schedule.schedule)],
 }
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from berth.api.policy import Enforcer
 from berth.db.engine import Store
+from berth.scheduler.config import SchedulerConfig
+from berth.scheduler.service import Scheduler
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +18,8 @@ class ApiConfig:
     policy_file: Path | None = None
     cors_allowed_origins: tuple[str, ...] = ()
     cors_allow_headers: tuple[str, ...] = ()
+    # Largest batch POST /berth/v1/provider_trees takes (one transaction holds it all).
+    bulk_max_providers: int = 1000
 
 
 @dataclass(slots=True)
@@ -23,3 +27,6 @@ class AppState:
     store: Store
     policy: Enforcer
     config: ApiConfig = field(default_factory=ApiConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    # Built on first use by POST /berth/v1/schedule (filters and weighers resolved once).
+    schedule_service: Scheduler | None = None

@@ -8,6 +8,7 @@ import click
 
 from berth.api.policy import PolicyFileError
 from berth.api.state import ApiConfig
+from berth.cli.why import schedule_cmd
 from berth.db import migrate
 from berth.db.engine import Store, default_url
 from berth.server import ServerSettings, serve
@@ -57,6 +58,13 @@ def main() -> None:
 )
 @click.option("--cors-allowed-origin", multiple=True, help="Allowed CORS origin (repeatable).")
 @click.option("--cors-allow-header", multiple=True, help="Extra allowed CORS header (repeatable).")
+@click.option(
+    "--bulk-max-providers",
+    default=ApiConfig().bulk_max_providers,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Largest batch of POST /berth/v1/provider_trees (berth's bulk-load extension).",
+)
 def serve_cmd(
     host: str,
     port: int,
@@ -67,6 +75,7 @@ def serve_cmd(
     policy_file: Path | None,
     cors_allowed_origin: tuple[str, ...],
     cors_allow_header: tuple[str, ...],
+    bulk_max_providers: int,
 ) -> None:
     """Serve the Placement API (creates or upgrades the database first)."""
     api = ApiConfig(
@@ -75,6 +84,7 @@ def serve_cmd(
         policy_file=policy_file,
         cors_allowed_origins=cors_allowed_origin,
         cors_allow_headers=cors_allow_header,
+        bulk_max_providers=bulk_max_providers,
     )
     try:
         serve(
@@ -101,3 +111,6 @@ def db_upgrade(database_url: str) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+main.add_command(schedule_cmd)

@@ -23,8 +23,10 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.mysql import MEDIUMTEXT
 
 metadata = MetaData(
     naming_convention={
@@ -203,3 +205,138 @@ changes = Table(
 def now() -> datetime:
     """The timestamp stored in created_at/updated_at: naive UTC, identical on every engine."""
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _document() -> Column[Any]:
+    """A JSON document as text; MEDIUMTEXT on MySQL, whose TEXT stops at 64 KiB."""
+    return Column("document", Text().with_variant(MEDIUMTEXT(), "mysql"), nullable=False)
+
+
+# berth's NUMA/PCI detail next to Placement's model: one versioned JSON document per
+# compute host (see berth.db.topology). Deleting the root provider takes the document.
+host_topologies = Table(
+    "berth_host_topologies",
+    metadata,
+    Column(
+        "root_provider_id",
+        Integer,
+        ForeignKey("resource_providers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    _document(),
+    Column("generation", Integer, nullable=False),
+    *_timestamps(),
+    **_MYSQL,
+)
+
+# What each guest got from its host's topology (pinned CPUs, cells, pages, devices),
+# written with its allocations. Deleting the consumer row removes it (ON DELETE CASCADE).
+guest_assignments = Table(
+    "berth_guest_assignments",
+    metadata,
+    Column(
+        "consumer_id",
+        Integer,
+        ForeignKey("consumers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "root_provider_id",
+        Integer,
+        ForeignKey("resource_providers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    _document(),
+    Column("created_at", DateTime, nullable=True),
+    Index(None, "root_provider_id"),
+    **_MYSQL,
+)
+
+# Scheduler state Nova keeps and Placement doesn't (berth.db.server_groups,
+# .aggregate_metadata, .host_stats). The resident index never reads these tables, so
+# their writers leave the change log alone. Provider references cascade (a group member's
+# host is nulled instead), so deleting a provider never trips over them.
+server_groups = Table(
+    "berth_server_groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("uuid", String(36), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("project_id", String(255), nullable=False),
+    Column("user_id", String(255), nullable=False),
+    Column("policy", String(32), nullable=False),
+    Column("max_server_per_host", Integer, nullable=True),
+    Column("generation", Integer, nullable=False, default=0),
+    *_timestamps(),
+    UniqueConstraint("uuid"),
+    UniqueConstraint("project_id", "name"),
+    **_MYSQL,
+)
+
+server_group_members = Table(
+    "berth_server_group_members",
+    metadata,
+    Column(
+        "group_id",
+        Integer,
+        ForeignKey("berth_server_groups.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("consumer_uuid", String(36), primary_key=True),
+    Column(
+        "root_provider_id",
+        Integer,
+        ForeignKey("resource_providers.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    Column("created_at", DateTime, nullable=True),
+    Index(None, "consumer_uuid"),
+    Index(None, "root_provider_id"),
+    **_MYSQL,
+)
+
+# A Nova aggregate's name (one row per aggregate that has been given one) and its
+# metadata; the uuid is Placement's (placement_aggregates).
+aggregate_names = Table(
+    "berth_aggregates",
+    metadata,
+    Column(
+        "aggregate_id",
+        Integer,
+        ForeignKey("placement_aggregates.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("name", String(255), nullable=False),
+    *_timestamps(),
+    UniqueConstraint("name"),
+    **_MYSQL,
+)
+
+aggregate_metadata = Table(
+    "berth_aggregate_metadata",
+    metadata,
+    Column(
+        "aggregate_id",
+        Integer,
+        ForeignKey("placement_aggregates.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(255), primary_key=True),
+    Column("value", String(255), nullable=False),
+    **_MYSQL,
+)
+
+host_stats = Table(
+    "berth_host_stats",
+    metadata,
+    Column(
+        "root_provider_id",
+        Integer,
+        ForeignKey("resource_providers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("failed_builds", Integer, nullable=False, default=0),
+    Column("last_failure_at", DateTime, nullable=True),
+    Column("updated_at", DateTime, nullable=True),
+    **_MYSQL,
+)

@@ -1,0 +1,128 @@
+"""The claim: a decision becomes allocations, group membership and NUMA/PCI assignments
+in ONE transaction, or nothing at all.
+
+Everything the decision assumed is re-checked inside the transaction, under the same
+optimistic rules as the rest of berth:
+
+* capacity: the single committer (``berth.db.allocations.replace``) locks the providers
+  it allocates from, in id order, and refuses any overcommit;
+* the server group: its generation, read when deciding, is compared-and-swapped; a
+  concurrent scheduler that placed a member meanwhile makes this claim lose, and the
+  decision is made again with the new member list (so anti-affinity and
+  ``max_server_per_host`` hold however many schedulers race on one group);
+* NUMA/PCI: each host's recorded assignments are read again after its root provider is
+  locked, and the new assignment must not take a pinned CPU, a device, pages or memory
+  someone else now holds.
+
+A lost race raises ``LostRace``; the caller re-decides (bounded attempts).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from berth.db import allocations, consumers, inventories, server_groups, topology
+from berth.db.engine import Store
+from berth.model.allocation import ConsumerAllocations
+from berth.model.errors import ConflictError
+from berth.model.guest import Assignment, GuestTopology
+from berth.model.schedule import ScheduleRequest
+from berth.model.topology import SMALL_PAGE_KB, HostTopology, HostUsage
+from berth.scheduler.numa import consume
+from berth.scheduler.numa_cell import small_page_mb
+from berth.scheduler.pipeline import Decision, Placement
+
+CONSUMER_TYPE = "INSTANCE"
+
+
+class LostRace(ConflictError):
+    """The state the decision was made on moved before the claim committed."""
+
+
+def commit(
+    store: Store, request: ScheduleRequest, guest: GuestTopology | None, decision: Decision
+) -> None:
+    """Claim every placement of ``decision`` atomically (see the module docstring)."""
+    batch = [
+        ConsumerAllocations(
+            consumer_uuid=p.instance_uuid,
+            resources=p.allocations,
+            project_id=request.project_id,
+            user_id=request.user_id,
+            generation=None,
+            check_generation=True,
+            consumer_type=CONSUMER_TYPE,
+        )
+        for p in decision.placements
+    ]
+    with store.write() as conn:
+        try:
+            allocations.replace(conn, batch)
+        except ConflictError as exc:
+            raise LostRace(f"capacity moved on: {exc.message}") from exc
+        group = decision.group_uuid
+        if group is not None:
+            assert decision.group_generation is not None
+            try:
+                server_groups.add_members(
+                    conn,
+                    group,
+                    [(p.instance_uuid, p.root_id) for p in decision.placements],
+                    decision.group_generation,
+                )
+            except ConflictError as exc:
+                raise LostRace(f"server group {group} changed: {exc.message}") from exc
+        assigned = [p for p in decision.placements if p.assignment is not None]
+        if not assigned:
+            return
+        roots = sorted({p.root_id for p in assigned})
+        topologies = topology.topologies(conn, roots)
+        usage = topology.usage(conn, roots)
+        ids = consumers.get_many(conn, [p.instance_uuid for p in assigned])
+        by_host: dict[int, list[Placement]] = defaultdict(list)
+        for p in assigned:
+            by_host[p.root_id].append(p)
+        for root, placed in by_host.items():
+            memory = inventories.get_all(conn, root).get("MEMORY_MB")
+            ram_ratio = memory.allocation_ratio if memory is not None else 1.0
+            # usage() counts assignments whose consumer holds allocations in the tree:
+            # ours were just written above, but their assignments are not yet recorded.
+            now = usage.get(root, HostUsage())
+            for p in placed:
+                assert p.assignment is not None
+                now = _take(topologies.get(root), now, guest, p.assignment, p.host_name, ram_ratio)
+                topology.record_assignment(conn, ids[p.instance_uuid].id, root, p.assignment)
+
+
+def _take(
+    host: HostTopology | None,
+    usage: HostUsage,
+    guest: GuestTopology | None,
+    assignment: Assignment,
+    name: str,
+    ram_ratio: float,
+) -> HostUsage:
+    """``usage`` plus ``assignment``, or LostRace when it collides with what is held."""
+    if host is None:
+        raise LostRace(f"host {name} no longer reports a topology")
+    taken = frozenset(d for _, d in assignment.devices)
+    if taken & usage.claimed_devices:
+        raise LostRace(f"a device on {name} was claimed meanwhile")
+    for cell in assignment.cells:
+        held = usage.of(cell.host_cell).pinned_cpus
+        if held & (frozenset(h for _, h in cell.pinning) | cell.reserved_cpus):
+            raise LostRace(f"a pinned CPU on {name} was claimed meanwhile")
+    if guest is None:
+        return HostUsage(usage.cells, usage.claimed_devices | taken)
+    after = consume(usage, guest, assignment)
+    for cell in assignment.cells:
+        host_cell = host.cell(cell.host_cell)
+        cell_usage = after.of(cell.host_cell)
+        if cell.page_size_kb == SMALL_PAGE_KB:
+            if cell_usage.memory_mb > small_page_mb(host_cell) * ram_ratio:
+                raise LostRace(f"memory of NUMA cell {cell.host_cell} on {name} ran out")
+        else:
+            pool = host_cell.pool(cell.page_size_kb)
+            if pool is None or cell_usage.pages(cell.page_size_kb) > pool.usable:
+                raise LostRace(f"huge pages of NUMA cell {cell.host_cell} on {name} ran out")
+    return after

@@ -1,0 +1,69 @@
+"""PciPassthroughFilter: free devices matching every PCI request, for guests without a
+NUMA topology (those with one get their devices NUMA-placed by NUMATopologyFilter).
+
+The Placement query already asked for the device classes (``CUSTOM_PCI_*``,
+``SRIOV_NET_VF`` on a provider with the physnet's trait); this filter checks the exact
+devices (vendor/product/type/physnet) against what running guests hold, so the claim can
+record which device each request gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+import numpy as np
+
+from berth.model.guest import PciRequest
+from berth.model.topology import HostUsage, PciDevice
+from berth.scheduler.hosts import Hosts
+from berth.scheduler.pci_fit import describe, free_devices, matches
+from berth.scheduler.protocols import PASS, Context, Verdict
+
+
+def _family(devices: Iterable[PciDevice], address: str, parent: str | None) -> set[str]:
+    family = {address} | ({parent} if parent else set())
+    family |= {d.address for d in devices if d.parent_address == address}
+    return family
+
+
+def pick_devices(
+    root: int, ctx: Context, requests: tuple[PciRequest, ...]
+) -> tuple[tuple[str, str], ...] | str:
+    """(request source, device address) per device, or the request that can't be met."""
+    topology = ctx.facts.topologies.get(root)
+    if topology is None:
+        return "reports no PCI devices"
+    usage = ctx.usage.get(root) or ctx.facts.usage.get(root) or HostUsage()
+    free = free_devices(topology, usage)
+    taken: set[str] = set()
+    chosen: list[tuple[str, str]] = []
+    for request in requests:
+        found = [d for d in free if d.address not in taken and matches(d, request)]
+        if len(found) < request.count:
+            return f"{describe(request)}: {len(found)} free"
+        for device in found[: request.count]:
+            # A VF and its PF are never handed out together.
+            taken.update(_family(topology.devices, device.address, device.parent_address))
+            chosen.append((request.source, device.address))
+    return tuple(chosen)
+
+
+class PciPassthroughFilter:
+    name: ClassVar[str] = "PciPassthroughFilter"
+
+    def filter(self, hosts: Hosts, ctx: Context) -> Verdict:
+        requests = ctx.spec.pci
+        if not requests or ctx.spec.guest is not None:
+            return PASS
+        missing = np.zeros(len(hosts), dtype=bool)
+        details: dict[int, str] = {}
+        for pos, root in enumerate(hosts):
+            got = pick_devices(root, ctx, requests)
+            if isinstance(got, str):
+                missing[pos] = True
+                details[pos] = got
+        return Verdict(
+            (("no free matching PCI device", missing),),
+            detail=lambda pos: details.get(pos, ""),
+        )

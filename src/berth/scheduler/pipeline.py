@@ -1,0 +1,325 @@
+"""One scheduling decision: pre-filter → filters → weighers → pick, instance by instance.
+
+1. Placement pre-filter on the resident index (``berth.query.feasible.screen``): which
+   host trees could serve the request at all; every other host gets its first reason.
+2. Host hints: ``ignore_hosts`` and ``force_hosts``/``force_nodes``.
+3. The configured filters, in order, each removing hosts with reasons.
+4. The weighers rank the survivors (0-100 normalized, multiplied, summed).
+5. The best host's allocation is materialized by the candidate engine restricted to that
+   tree (so the claim is always a valid Placement allocation), plus, for NUMA/PCI guests,
+   the exact ``Assignment``. A host the engine finds no combination for is rejected and
+   the next one is tried.
+
+With ``num_instances`` > 1 the loop runs once per instance; each pick is counted against
+its host (capacity columns, the index's usage for materializing, NUMA usage, group
+members) so the instances honour capacity and the group's policy among themselves. The
+decision is all-or-nothing: if instance k cannot be placed, nothing is.
+
+The resident index is read (and temporarily charged with the planned instances) under its
+lock; the claim (``berth.scheduler.claim``) runs after, in its own transaction, and
+re-checks everything, so a decision made on state that moved on costs a retry, never an
+overcommit or a broken group rule.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from berth.db.engine import Store
+from berth.model.candidates import AllocationRequest, CandidateRequest
+from berth.model.guest import Assignment, NoFit
+from berth.model.schedule import ScheduleRequest
+from berth.model.topology import HostUsage
+from berth.query import feasible, resident
+from berth.query.candidates import find_in
+from berth.query.index import CloudIndex
+from berth.scheduler import facts as facts_mod
+from berth.scheduler.config import SchedulerConfig
+from berth.scheduler.explain import Explanation, Rejection
+from berth.scheduler.filters.numa_topology import fit_host
+from berth.scheduler.filters.pci_passthrough import pick_devices
+from berth.scheduler.hosts import Hosts
+from berth.scheduler.numa import consume
+from berth.scheduler.protocols import Context, Filter, Weigher
+from berth.scheduler.specs import Translated
+from berth.scheduler.weighing import rank
+
+PLACEMENT_STAGE = "placement"
+_NO_COMBINATION = "no combination of its providers satisfies every request group"
+HINTS_STAGE = "host hints"
+CLAIM_STAGE = "claim"
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where one instance goes: its host, its Placement allocation and, for NUMA/PCI
+    guests, the exact CPUs, cells, pages and devices."""
+
+    instance_uuid: str
+    root_id: int
+    host_uuid: str
+    host_name: str
+    allocations: dict[str, dict[str, int]]  # provider uuid -> class -> amount
+    assignment: Assignment | None = None
+    score: float = 0.0
+
+
+@dataclass
+class Decision:
+    """The outcome: placements for every instance, or none and the explanation why."""
+
+    placements: tuple[Placement, ...]
+    explanation: Explanation
+    group_uuid: str | None = None
+    group_generation: int | None = None
+    failed_instance: int | None = None
+    attempts: int = 1
+    claimed: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.placements)
+
+
+def prefilter_request(spec: Translated) -> CandidateRequest:
+    """The Placement query for one instance. Zone, tenant and aggregate rules stay filters
+    (not ``member_of``) so that every host they remove is explained by name."""
+    return spec.candidate_request(limit=None)
+
+
+@contextmanager
+def _charged(index: CloudIndex) -> Iterator[list[tuple[int, str, int]]]:
+    """Charge planned allocations to the index while deciding; always undone after."""
+    charged: list[tuple[int, str, int]] = []
+    try:
+        yield charged
+    finally:
+        for pid, rc, amount in reversed(charged):
+            index.adjust_used(pid, rc, -amount)
+
+
+def _host_amounts(index: CloudIndex, root: int, areq: AllocationRequest) -> dict[str, int]:
+    """What ``areq`` takes from the host's own tree, per class (not sharing providers)."""
+    out: dict[str, int] = {}
+    for a in areq.allocations:
+        if index.root_of(a.provider_id) == root:
+            out[a.resource_class] = out.get(a.resource_class, 0) + a.amount
+    return out
+
+
+class Pipeline:
+    """The configured filters and weighers, applied to one request at a time."""
+
+    def __init__(
+        self,
+        config: SchedulerConfig,
+        filters: tuple[Filter, ...],
+        weighers: tuple[tuple[Weigher, float], ...],
+    ) -> None:
+        self.config = config
+        self.filters = filters
+        self.weighers = weighers
+
+    def decide(self, store: Store, request: ScheduleRequest, spec: Translated) -> Decision:
+        with resident.for_store(store).reading() as (_, index):
+            return self._decide(store, index, request, spec)
+
+    def _decide(
+        self, store: Store, index: CloudIndex, request: ScheduleRequest, spec: Translated
+    ) -> Decision:
+        query = prefilter_request(spec)
+        everyone = feasible.host_roots(index)
+        screened = feasible.screen(index, query, everyone)
+        explain = frozenset(request.explain_hosts)
+        named = _named_roots(index, everyone, explain)
+        # Rejections before the filters are the same for every instance: counted once
+        # (anonymous hosts) and kept per host only for the hosts the request names.
+        base_counts: Counter[tuple[str, str]] = Counter(
+            (PLACEMENT_STAGE, r) for r in screened.reasons if r is not None
+        )
+        base_named: list[tuple[str, Rejection]] = []
+        for root, name in named.items():
+            pos = int(np.searchsorted(everyone, root))
+            reason = screened.reasons[pos]
+            if reason is not None:
+                base_counts[(PLACEMENT_STAGE, reason)] -= 1
+                base_named.append((name, Rejection(PLACEMENT_STAGE, reason)))
+        hosts = Hosts(index, everyone[screened.passed])
+        hosts, hint_counts, hint_named = self._hints(hosts, request, named)
+        base_counts.update(hint_counts)
+        base_named.extend(hint_named)
+        weights_on = {w.name for w, _ in self.weighers}
+        facts = facts_mod.load(
+            store,
+            hosts,
+            group_uuid=request.server_group.uuid if request.server_group else None,
+            topology_needed=spec.guest is not None or bool(spec.pci),
+            instances_needed="NumInstancesWeigher" in weights_on,
+            recent_since=(
+                datetime.now(UTC) - timedelta(seconds=self.config.io_ops_window_s)
+                if "IoOpsWeigher" in weights_on
+                else None
+            ),
+        )
+        group_uuid = facts.group.uuid if facts.group is not None else None
+        group_generation = facts.group.generation if facts.group is not None else None
+        planned: dict[int, int] = {}
+        usage = dict(facts.usage)
+        placements: list[Placement] = []
+        first: Explanation | None = None
+        uuids = request.instance_uuids
+        with _charged(index) as charged:
+            for n in range(request.num_instances):
+                ex = Explanation(len(everyone), explain)
+                ex.stage(PLACEMENT_STAGE)
+                ex.stage(HINTS_STAGE)
+                for (stage, reason), count in base_counts.items():
+                    ex.reject_many(stage, reason, count)
+                for name, rejection in base_named:
+                    ex.reject(name, rejection)
+                ctx = Context(request, spec, facts, self.config, dict(planned), dict(usage))
+                picked = self._pick(index, hosts, ctx, query, ex, named)
+                first = first or ex
+                if picked is None:
+                    ex.chosen.extend(p.host_name for p in placements)
+                    return Decision((), ex, group_uuid, group_generation, failed_instance=n)
+                root, areq, assignment, score = picked
+                hosts.consume(root, _host_amounts(index, root, areq))
+                for a in areq.allocations:
+                    index.adjust_used(a.provider_id, a.resource_class, a.amount)
+                    charged.append((a.provider_id, a.resource_class, a.amount))
+                planned[root] = planned.get(root, 0) + 1
+                if assignment is not None and spec.guest is not None:
+                    before = usage.get(root) or HostUsage()
+                    usage[root] = consume(before, spec.guest, assignment)
+                elif assignment is not None and assignment.devices:
+                    before = usage.get(root) or HostUsage()
+                    usage[root] = replace(
+                        before,
+                        claimed_devices=before.claimed_devices
+                        | frozenset(d for _, d in assignment.devices),
+                    )
+                node = index.node(root)
+                allocations: dict[str, dict[str, int]] = {}
+                for a in areq.allocations:
+                    target = allocations.setdefault(index.node(a.provider_id).uuid, {})
+                    target[a.resource_class] = target.get(a.resource_class, 0) + a.amount
+                placements.append(
+                    Placement(uuids[n], root, node.uuid, node.name, allocations, assignment, score)
+                )
+        assert first is not None
+        first.chosen.extend(p.host_name for p in placements)
+        return Decision(tuple(placements), first, group_uuid, group_generation)
+
+    def _hints(
+        self, hosts: Hosts, request: ScheduleRequest, named: dict[int, str]
+    ) -> tuple[Hosts, Counter[tuple[str, str]], list[tuple[str, Rejection]]]:
+        drop = np.zeros(len(hosts), dtype=bool)
+        counts: Counter[tuple[str, str]] = Counter()
+        rules: list[tuple[str, np.ndarray]] = []
+        if request.ignore_hosts:
+            rules.append(("in ignore_hosts", hosts.named(frozenset(request.ignore_hosts))))
+        forced = frozenset(request.force_hosts) | frozenset(request.force_nodes)
+        if forced:
+            rules.append(("not a forced host", ~hosts.named(forced)))
+        out: list[tuple[str, Rejection]] = []
+        for reason, mask in rules:
+            hit = mask & ~drop
+            for pos in np.flatnonzero(hit).tolist():
+                root = int(hosts.roots[pos])
+                if root in named:
+                    out.append((named[root], Rejection(HINTS_STAGE, reason)))
+                else:
+                    counts[(HINTS_STAGE, reason)] += 1
+            drop |= hit
+        return hosts.subset(~drop), counts, out
+
+    def _pick(
+        self,
+        index: CloudIndex,
+        hosts: Hosts,
+        ctx: Context,
+        query: CandidateRequest,
+        ex: Explanation,
+        named: dict[int, str],
+    ) -> tuple[int, AllocationRequest, Assignment | None, float] | None:
+        survivors = hosts
+        for f in self.filters:
+            ex.stage(f.name)
+            verdict = f.filter(survivors, ctx)
+            if not verdict.rejected:
+                continue
+            remaining = np.ones(len(survivors), dtype=bool)
+            for reason, mask in verdict.rejected:
+                hit = mask & remaining
+                remaining &= ~hit
+                count = int(hit.sum())
+                for root, name in named.items():
+                    pos = survivors.position(root)
+                    if pos is not None and hit[pos]:
+                        count -= 1
+                        detail = verdict.detail(pos) if verdict.detail else ""
+                        ex.reject(name, Rejection(f.name, reason, detail))
+                ex.reject_many(f.name, reason, count)
+            survivors = survivors.subset(remaining)
+            if not len(survivors):
+                return None
+        if not len(survivors):
+            return None
+        columns = [(w.name, m, w.weigh(survivors, ctx)) for w, m in self.weighers]
+        ranking = rank(survivors, columns)
+        one = replace(query, limit=1)
+        for pos in ranking.order.tolist():
+            root = int(survivors.roots[pos])
+            name = survivors.name(pos)
+            only = np.array([root], dtype=np.int64)
+            found = list(find_in(index, one, anchors=only).allocation_requests)
+            if not found:
+                ex.reject(name, Rejection(PLACEMENT_STAGE, _NO_COMBINATION))
+                continue
+            assignment: Assignment | None = None
+            if ctx.spec.guest is not None:
+                got = fit_host(root, survivors, ctx, ctx.spec.guest)
+                if isinstance(got, NoFit):
+                    ex.reject(name, Rejection("NUMATopologyFilter", f"NUMA: {got.code}"))
+                    continue
+                assignment = got
+            elif ctx.spec.pci:
+                devices = pick_devices(root, ctx, ctx.spec.pci)
+                if isinstance(devices, str):
+                    ex.reject(name, Rejection("PciPassthroughFilter", devices))
+                    continue
+                assignment = Assignment(cells=(), devices=devices)
+            for other_root, other_name in named.items():
+                other = survivors.position(other_root)
+                if other is not None and other != pos:
+                    ex.note(
+                        other_name,
+                        Rejection(
+                            "weighers",
+                            "outweighed",
+                            f"score {ranking.total[other]:.1f} vs {ranking.total[pos]:.1f} "
+                            f"of {name}; {ranking.breakdown(other)}",
+                        ),
+                    )
+            return root, found[0], assignment, float(ranking.total[pos])
+        return None
+
+
+def _named_roots(index: CloudIndex, roots: np.ndarray, names: frozenset[str]) -> dict[int, str]:
+    """Root id -> name for the hosts the request asks about (by name or uuid)."""
+    if not names:
+        return {}
+    out: dict[int, str] = {}
+    for root in roots.tolist():
+        node = index.node(root)
+        if node.name in names or node.uuid in names:
+            out[root] = node.name
+    return out

@@ -1,0 +1,1 @@
+"""Weighers: one small class per preference (see ``berth.scheduler.protocols``)."""

@@ -1,0 +1,74 @@
+"""Combining weighers: each one's raw values normalized to 0-100, times its multiplier.
+
+Raw weigher outputs live on unrelated scales (free MB of RAM, free VCPUs, a count of
+recent build failures). As in the Kubernetes scheduler framework, each is normalized to
+0-100 across the hosts being compared (min-max; all-equal values score 0, as Nova's
+normalization does, so a weigher that can't tell hosts apart adds nothing), then
+multiplied by its configured multiplier and summed. A negative multiplier turns
+"prefer more" into "prefer less": that is how the pack-versus-spread switch works
+(spread: prefer hosts with more free RAM/CPU/disk; pack: fewer).
+
+Ties are broken by root provider id so that decisions are reproducible; an operator who
+wants Nova's ``host_subset_size`` randomness gets it from the pipeline, not from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from berth.scheduler.hosts import FloatArray, Hosts
+
+
+def normalize(raw: FloatArray) -> FloatArray:
+    """Min-max scale to 0-100; NaNs (no opinion) and all-equal columns score 0."""
+    out = np.zeros(raw.shape[0], dtype=np.float64)
+    if raw.shape[0] == 0:
+        return out
+    finite = np.isfinite(raw)
+    if not finite.any():
+        return out
+    low, high = float(raw[finite].min()), float(raw[finite].max())
+    if high == low:
+        return out
+    out[finite] = (raw[finite] - low) * (100.0 / (high - low))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One weigher's contribution: its normalized column and multiplier."""
+
+    name: str
+    multiplier: float
+    normalized: FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """Hosts best first (``order`` indexes into the ``Hosts`` ranked) with their scores."""
+
+    order: np.ndarray
+    total: FloatArray
+    parts: tuple[Part, ...]
+
+    def breakdown(self, pos: int) -> dict[str, float]:
+        """Per weigher, the weighted points host ``pos`` got (for explanations)."""
+        return {p.name: round(float(p.normalized[pos] * p.multiplier), 2) for p in self.parts}
+
+
+def rank(hosts: Hosts, columns: Sequence[tuple[str, float, FloatArray]]) -> Ranking:
+    """Rank ``hosts`` by the weighted sum of normalized ``(name, multiplier, raw)``."""
+    total = np.zeros(len(hosts), dtype=np.float64)
+    parts: list[Part] = []
+    for name, multiplier, raw in columns:
+        if multiplier == 0.0:
+            continue
+        normalized = normalize(np.asarray(raw, dtype=np.float64))
+        parts.append(Part(name, multiplier, normalized))
+        total += normalized * multiplier
+    # Best first; equal totals in ascending root id order (lexsort: last key is primary).
+    order = np.lexsort((hosts.roots, -total))
+    return Ranking(order=order, total=total, parts=tuple(parts))
