@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from berth.api import openapi
 from berth.api.handlers import (
     aggregate_metadata,
     aggregates,
@@ -138,6 +139,7 @@ ROUTES: dict[str, list[Route]] = {
     "/berth/v1/hosts/{uuid}/build_results": [Route("POST", host_stats.report_build_result)],
     "/berth/v1/hosts/{uuid}/stats": [Route("GET", host_stats.get_stats)],
     "/berth/v1/schedule": [Route("POST", schedule.schedule)],
+    "/berth/v1/openapi.json": [Route("GET", openapi.show)],
 }
 
 
