@@ -33,6 +33,8 @@ READS = (
 def _num(value: Any, digits: int = 1) -> str:
     if not isinstance(value, int | float):
         return DASH
+    if isinstance(value, int):
+        return f"{value:,}"
     if value >= 100:
         return f"{value:,.0f}"
     return f"{value:.{digits}f}"
