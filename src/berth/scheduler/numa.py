@@ -46,6 +46,7 @@ from berth.model.guest import (
     PciRequest,
 )
 from berth.model.topology import SMALL_PAGE_KB, CellUsage, HostTopology, HostUsage
+from berth.scheduler import bipartite
 from berth.scheduler.numa_cell import CellFail, CellFit, fit_cell, pinned_cpus
 from berth.scheduler.pci_fit import PciPlan, describe
 
@@ -55,32 +56,8 @@ Adjacency = Sequence[Sequence[int]]
 def _match(
     adj: Adjacency, owner: dict[int, int] | None = None
 ) -> dict[int, int] | tuple[set[int], set[int]]:
-    """Kuhn's augmenting paths from every left vertex not yet in ``owner`` (right -> left):
-    a matching saturating the left side, or a Hall violator (left vertices X and their whole
-    neighbourhood N, |N| < |X|). Augmenting never unmatches a right vertex."""
-    owner = dict(owner or {})
-    matched = set(owner.values())
-
-    def augment(u: int, seen_l: set[int], seen_r: set[int]) -> bool:
-        seen_l.add(u)
-        free = next((v for v in adj[u] if v not in owner), None)
-        if free is not None:  # a free choice first: keeps earlier vertices on their first choice
-            owner[free] = u
-            return True
-        for v in adj[u]:
-            if v not in seen_r:
-                seen_r.add(v)
-                if augment(owner[v], seen_l, seen_r):
-                    owner[v] = u
-                    return True
-        return False
-
-    for u in range(len(adj)):
-        seen_l: set[int] = set()
-        seen_r: set[int] = set()
-        if u not in matched and not augment(u, seen_l, seen_r):
-            return seen_l, seen_r
-    return owner
+    """Guest cells (left) onto host cells (right): see ``berth.scheduler.bipartite``."""
+    return bipartite.match(adj, owner)
 
 
 class _Fitter:

@@ -39,6 +39,7 @@ from typing import TypeVar
 
 from berth.model.guest import NoFit, PciNumaPolicy, PciRequest
 from berth.model.topology import HostTopology, HostUsage, PciDevice
+from berth.scheduler import bipartite
 
 Group = frozenset[int]
 T = TypeVar("T")
@@ -311,26 +312,11 @@ class PciPlan:
         """Kuhn's augmenting paths, slots (request, n) against device addresses; on failure
         the requests of the slots the last search visited (a Hall violator)."""
         slots = [i for i, r in enumerate(self.requests) for _ in range(r.count)]
-        owner: dict[str, int] = {}
-
-        def augment(slot: int, seen: set[str], visited: set[int]) -> bool:
-            visited.add(slot)
-            choices = [c.device.address for c in usable[slots[slot]]]
-            free = next((a for a in choices if a not in owner), None)
-            if free is not None:  # a free device first: earlier slots keep their first choice
-                owner[free] = slot
-                return True
-            for addr in choices:
-                if addr not in seen:
-                    seen.add(addr)
-                    if augment(owner[addr], seen, visited):
-                        owner[addr] = slot
-                        return True
-            return False
-
-        for slot in range(len(slots)):
-            visited: set[int] = set()
-            if not augment(slot, set(), visited):
-                return frozenset(slots[v] for v in visited)
+        adj = [[c.device.address for c in usable[request]] for request in slots]
+        found = bipartite.match(adj)
+        if isinstance(found, tuple):
+            visited, _ = found
+            return frozenset(slots[v] for v in visited)
+        owner = found
         by_slot = sorted((slot, addr) for addr, slot in owner.items())
         return tuple((self.requests[slots[s]].source, addr) for s, addr in by_slot)
