@@ -36,6 +36,7 @@ _DATA_TABLES = (
     # berth's own tables first: they refer to the Placement tables below
     "berth_guest_assignments",
     "berth_host_topologies",
+    "berth_host_capabilities",
     "berth_server_group_members",
     "berth_server_groups",
     "berth_aggregate_metadata",

@@ -29,8 +29,10 @@ from berth.model.errors import InvalidError
 from berth.model.inventory import Inventory
 from berth.model.schedule import Flavor, ScheduleRequest, ServerGroupPolicy, ServerGroupRef
 from berth.model.topology import HostCell, HostTopology
+from berth.scheduler import claim
 from berth.scheduler.config import SchedulerConfig, Strategy
 from berth.scheduler.service import Scheduler
+from berth.scheduler.specs import translate
 
 PROJECT = "p1"
 SMALL = Flavor(name="small", vcpus=2, memory_mb=2048, root_gb=10)
@@ -134,8 +136,7 @@ def test_no_valid_host_explains_every_host(store: Store) -> None:
     assert not decision.ok and not decision.claimed
     ex = decision.explanation
     assert ex.summary() == (
-        "0/6 hosts: 5 insufficient MEMORY_MB, 1 compute service disabled "
-        "(COMPUTE_STATUS_DISABLED)"
+        "0/6 hosts: 5 insufficient MEMORY_MB, 1 compute service disabled (COMPUTE_STATUS_DISABLED)"
     )
     assert [(r.stage, r.reason) for r in ex.why_not("cn0")] == [
         ("placement", "insufficient MEMORY_MB")
@@ -164,9 +165,7 @@ def test_availability_zone_and_tenant_isolation(store: Store) -> None:
     assert [p.host_uuid for p in decision.placements] == [in_zone]
     reasons = {s["stage"]: s["reasons"] for s in decision.explanation.as_json()["stages"]}
     assert reasons["AvailabilityZoneFilter"] == {"not in availability zone az1": 1}
-    assert reasons["AggregateMultiTenancyIsolation"] == {
-        "reserved for other projects than p1": 1
-    }
+    assert reasons["AggregateMultiTenancyIsolation"] == {"reserved for other projects than p1": 1}
 
 
 def test_anti_affinity_among_the_instances_of_one_request(store: Store) -> None:
@@ -178,8 +177,9 @@ def test_anti_affinity_among_the_instances_of_one_request(store: Store) -> None:
     # A fourth member fits nowhere: refused, nothing more claimed.
     again = Scheduler(store).schedule(_request(n=1, group=group))
     assert not again.ok
-    assert again.explanation.summary().endswith("3 would break anti-affinity of group "
-                                                f"g-{group[:8]}")
+    assert again.explanation.summary().endswith(
+        f"3 would break anti-affinity of group g-{group[:8]}"
+    )
     with store.read() as conn:
         members = server_groups.members(conn, [server_groups.get(conn, group).id])
     assert len(next(iter(members.values()))) == 3
@@ -257,6 +257,46 @@ def test_pinned_guests_get_distinct_cpus(store: Store) -> None:
     assert why.reason.startswith("NUMA: numa.")
     assert "4 dedicated CPUs" in why.detail
     assert _used(store, rp)["PCPU"] == 8
+
+
+def test_a_claim_whose_cpus_were_taken_refits_on_the_locked_host(store: Store) -> None:
+    """Two schedulers decide on the same state and pick the same host and the same
+    CPUs. The second claim must not pin a CPU twice: it fits the guest again on the host
+    (locked by its claim) and commits the other cell's CPUs instead of losing the race."""
+    rp = _numa_host(store, "nfv0")
+    pinned = Flavor(
+        name="pinned", vcpus=4, memory_mb=2048, extra_specs=(("hw:cpu_policy", "dedicated"),)
+    )
+    scheduler = Scheduler(store)
+    spec = translate(_request(pinned), {})
+    first = scheduler.pipeline.decide(store, _request(pinned), spec)
+    second = scheduler.pipeline.decide(store, _request(pinned), spec)
+    assert first.ok and second.ok
+    a, b = first.placements[0].assignment, second.placements[0].assignment
+    assert a is not None and b is not None and a.cells == b.cells  # the same CPUs
+    claim.commit(store, _request(pinned), spec.guest, first)
+    claim.commit(store, _request(pinned), spec.guest, second)
+    (cell_a,) = first.placements[0].assignment.cells  # type: ignore[union-attr]
+    (cell_b,) = second.placements[0].assignment.cells  # type: ignore[union-attr]
+    cpus_a = {h for _, h in cell_a.pinning}
+    cpus_b = {h for _, h in cell_b.pinning}
+    assert len(cpus_a) == len(cpus_b) == 4 and not cpus_a & cpus_b
+    assert cell_a.host_cell != cell_b.host_cell
+    assert _used(store, rp)["PCPU"] == 8
+    with store.read() as conn:
+        held = db_topology.usage(conn, [providers.get(conn, rp).id])
+    pinned_now = {
+        cpu for c in held[providers_id(store, rp)].cells.values() for cpu in c.pinned_cpus
+    }
+    assert pinned_now == cpus_a | cpus_b
+    # A third request finds both cells taken.
+    third = scheduler.pipeline.decide(store, _request(pinned), spec)
+    assert not third.ok
+
+
+def providers_id(store: Store, rp: str) -> int:
+    with store.read() as conn:
+        return providers.get(conn, rp).id
 
 
 def test_eight_racing_schedulers_never_break_anti_affinity(db_url: str) -> None:

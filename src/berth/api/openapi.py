@@ -1,10 +1,11 @@
 """The OpenAPI 3.1 document of berth's own API (``/berth/v1/...``), built from the code.
 
 Placement's API is documented by Placement's api-ref; berth's extensions (the scheduler,
-host topology, server groups, aggregate metadata, build results, bulk load) are
-documented here. The request bodies are the very JSON schemas the handlers validate with
-(``berth.api.schemas``), so the document cannot drift from what the server accepts; a test
-checks that every ``/berth/v1`` route is documented and every documented path is routed.
+host topology and capabilities, server groups, aggregate metadata, build results, bulk
+load) are documented here. The request bodies are the very JSON schemas the handlers
+validate with (``berth.api.schemas``), so the document cannot drift from what the server
+accepts; a test checks that every ``/berth/v1`` route is documented and every documented
+path is routed.
 Served at ``GET /berth/v1/openapi.json``.
 """
 
@@ -13,7 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from berth.api.http import Request, Response, json_response
-from berth.api.schemas import aggregate_metadata, bulk, host_stats, schedule, server_groups
+from berth.api.schemas import (
+    aggregate_metadata,
+    bulk,
+    host_capabilities,
+    host_stats,
+    schedule,
+    server_groups,
+)
 from berth.api.schemas import topology as topology_schema
 from berth.api.state import AppState
 
@@ -181,6 +189,21 @@ def document() -> dict[str, Any]:
                 "delete": _op("Forget a host's topology and its device providers",
                               {"204": _answer("Deleted."),
                                "409": _answer("A device provider is in use.", _ERROR)},
+                              params=host),
+            },
+            "/berth/v1/hosts/{uuid}/capabilities": {
+                "put": _op("Register a host's hypervisor capabilities (ComputeCapabilities"
+                           "Filter, ImagePropertiesFilter)",
+                           {"200": _answer("Stored; the document with its generation."),
+                            "404": _answer("No such root provider.", _ERROR),
+                            "409": _answer("Stale generation.", _ERROR)},
+                           host_capabilities.PUT_CAPABILITIES, host),
+                "get": _op("A host's capabilities", {"200": _answer("The document."),
+                                                     "404": _answer("None stored.", _ERROR)},
+                           params=host),
+                "delete": _op("Forget a host's capabilities",
+                              {"204": _answer("Deleted."),
+                               "404": _answer("None stored.", _ERROR)},
                               params=host),
             },
             "/berth/v1/server_groups": {

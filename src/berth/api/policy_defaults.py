@@ -112,6 +112,11 @@ EXTENSION_DEFAULTS: dict[str, str] = {
 EXTENSION_DEFAULTS.update(
     {f"berth:topology:{op}": "rule:admin_api" for op in ("update", "show", "delete")}
 )
+# A host's capabilities (/berth/v1/hosts/{uuid}/capabilities): the compute service
+# reports them with its service role.
+EXTENSION_DEFAULTS.update(
+    {f"berth:hosts:capabilities:{op}": ADMIN_OR_SERVICE for op in ("update", "show", "delete")}
+)
 # POST /berth/v1/schedule: like Nova's scheduler, called by services and admins only.
 EXTENSION_DEFAULTS["berth:schedule"] = ADMIN_OR_SERVICE
 

@@ -17,6 +17,7 @@ from berth.api.handlers import (
     allocation_candidates,
     allocations,
     bulk,
+    host_capabilities,
     host_stats,
     inventories,
     reshaper,
@@ -118,6 +119,11 @@ ROUTES: dict[str, list[Route]] = {
         Route("GET", topology.get_topology),
         Route("PUT", topology.put_topology),
         Route("DELETE", topology.delete_topology),
+    ],
+    "/berth/v1/hosts/{uuid}/capabilities": [
+        Route("GET", host_capabilities.get_capabilities),
+        Route("PUT", host_capabilities.put_capabilities),
+        Route("DELETE", host_capabilities.delete_capabilities),
     ],
     # Scheduler state Nova keeps: server groups, aggregate metadata, build results.
     "/berth/v1/server_groups": [

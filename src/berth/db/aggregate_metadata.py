@@ -151,6 +151,21 @@ def metadata_by_root(
     return out
 
 
+def described(conn: Connection) -> dict[str, dict[str, str]]:
+    """Every aggregate with metadata: uuid -> key -> value. A cloud describes a handful
+    of aggregates, so this is one small query however many hosts there are; the
+    scheduler maps it onto hosts through the resident index's memberships."""
+    out: dict[str, dict[str, str]] = {}
+    rows = conn.execute(
+        select(AGG.c.uuid, META.c.key, META.c.value).select_from(
+            META.join(AGG, AGG.c.id == META.c.aggregate_id)
+        )
+    )
+    for agg_uuid, key, value in rows:
+        out.setdefault(agg_uuid, {})[key] = value
+    return out
+
+
 def _intern(conn: Connection, aggregate_uuid: str) -> int:
     """The aggregate's id, creating the ``placement_aggregates`` row if nobody named it yet
     (a concurrent creator wins inside a savepoint and its id is read back)."""

@@ -259,6 +259,7 @@ def _claim_consumers(
     type_ids = names.types
     emptied: list[int] = []
     held: list[str] = []
+    created: list[tuple[str, str, str, int | None]] = []
     for req in batch:
         current = existing.get(req.consumer_uuid)
         _check_generation(req, current)
@@ -272,12 +273,13 @@ def _claim_consumers(
                     conn, req.consumer_type
                 )
         if current is None:
-            consumers.create(
-                conn,
-                req.consumer_uuid,
-                req.project_id or INCOMPLETE_CONSUMER_ID,
-                req.user_id or INCOMPLETE_CONSUMER_ID,
-                type_id,
+            created.append(
+                (
+                    req.consumer_uuid,
+                    req.project_id or INCOMPLETE_CONSUMER_ID,
+                    req.user_id or INCOMPLETE_CONSUMER_ID,
+                    type_id,
+                )
             )
             continue
         held.append(current.uuid)
@@ -285,6 +287,8 @@ def _claim_consumers(
         generations.bump_consumer(conn, current.id, current.generation, owner)
         if req.is_empty:
             emptied.append(current.id)
+    if created:
+        consumers.create_many(conn, created)
     return emptied, held
 
 

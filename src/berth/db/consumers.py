@@ -88,6 +88,35 @@ def create(
     return Consumer(int(key[0]), uuid, project_id, user_id, 1, None)
 
 
+def create_many(conn: Connection, rows: list[tuple[str, str, str, int | None]]) -> None:
+    """``create`` for many consumers ``(uuid, project_id, user_id, type_id)`` in one
+    statement (a scheduler claiming 100 instances at once creates 100 consumers)."""
+    if len(rows) == 1:
+        create(conn, *rows[0])
+        return
+    now = tables.now()
+    try:
+        conn.execute(
+            _INSERT,
+            [
+                {
+                    "uuid": uuid,
+                    "project_id": project_id,
+                    "user_id": user_id,
+                    "generation": 1,
+                    "consumer_type_id": type_id,
+                    "created_at": now,
+                }
+                for uuid, project_id, user_id, type_id in rows
+            ],
+        )
+    except IntegrityError as exc:
+        raise ConcurrentUpdate(
+            "consumer generation conflict - another request created one of the consumers "
+            f"{', '.join(r[0] for r in rows)} concurrently. Please retry your update"
+        ) from exc
+
+
 def delete_by_uuid(conn: Connection, uuid: str) -> bool:
     """Remove the consumer row (taking its row lock first, so racing writers see it gone)."""
     return conn.execute(delete(C).where(C.c.uuid == uuid)).rowcount > 0

@@ -229,6 +229,23 @@ host_topologies = Table(
     **_MYSQL,
 )
 
+# What a compute host's hypervisor is and can run (berth.db.host_capabilities): one
+# versioned JSON document per host, read by the scheduler's capability and image filters.
+host_capabilities = Table(
+    "berth_host_capabilities",
+    metadata,
+    Column(
+        "root_provider_id",
+        Integer,
+        ForeignKey("resource_providers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    _document(),
+    Column("generation", Integer, nullable=False),
+    *_timestamps(),
+    **_MYSQL,
+)
+
 # What each guest got from its host's topology (pinned CPUs, cells, pages, devices),
 # written with its allocations. Deleting the consumer row removes it (ON DELETE CASCADE).
 guest_assignments = Table(

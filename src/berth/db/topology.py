@@ -202,6 +202,28 @@ def topologies(conn: Connection, root_ids: Iterable[int]) -> dict[int, HostTopol
     return out
 
 
+def topology_generations(conn: Connection) -> dict[int, int]:
+    """Root provider id -> topology generation, for every host that registered one: what
+    a cache of decoded topologies checks itself against (two integers per host, where the
+    documents are kilobytes of JSON to decode)."""
+    rows = conn.execute(select(HT.c.root_provider_id, HT.c.generation))
+    return {int(root): int(gen) for root, gen in rows}
+
+
+def topologies_at(conn: Connection, root_ids: Iterable[int]) -> dict[int, tuple[int, HostTopology]]:
+    """Like ``topologies``, with each topology's generation."""
+    out: dict[int, tuple[int, HostTopology]] = {}
+    for chunk in _chunks(root_ids):
+        rows = conn.execute(
+            select(HT.c.root_provider_id, HT.c.generation, HT.c.document).where(
+                HT.c.root_provider_id.in_(chunk)
+            )
+        )
+        for root_id, gen, text in rows:
+            out[int(root_id)] = (int(gen), _decode(text)[0])
+    return out
+
+
 # --------------------------------------------------------------------------- writes
 
 

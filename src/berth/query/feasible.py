@@ -23,39 +23,71 @@ from dataclasses import dataclass
 import numpy as np
 
 from berth.model.candidates import CandidateRequest, RequestGroup
+from berth.model.cloud import SHARES_VIA_AGGREGATE
 from berth.query.capacity import IntArray, Mask
 from berth.query.index import CloudIndex
 
 
 @dataclass(frozen=True, slots=True)
 class Screen:
-    """``roots``: every host tree considered, ascending. ``reasons[i]`` is None when
-    ``roots[i]`` passed, else the first reason it cannot serve the request."""
+    """``roots``: every host tree considered, ascending. ``codes[i]`` is -1 when
+    ``roots[i]`` passed, else the index in ``labels`` of the first reason it cannot serve
+    the request (codes, not strings per host: a mass rejection of 10,000 hosts stays a
+    few array operations)."""
 
     roots: IntArray
-    reasons: tuple[str | None, ...]
+    codes: IntArray
+    labels: tuple[str, ...]
 
     @property
     def passed(self) -> Mask:
-        return np.fromiter((r is None for r in self.reasons), dtype=bool, count=len(self.roots))
+        passed: Mask = self.codes < 0
+        return passed
+
+    def reason(self, pos: int) -> str | None:
+        code = int(self.codes[pos])
+        return self.labels[code] if code >= 0 else None
+
+    def counts(self) -> dict[str, int]:
+        """Reason -> how many hosts it removed."""
+        failed = self.codes[self.codes >= 0]
+        if not len(failed):
+            return {}
+        tally = np.bincount(failed, minlength=len(self.labels))
+        return {self.labels[i]: int(n) for i, n in enumerate(tally.tolist()) if n}
 
 
 def host_roots(index: CloudIndex) -> IntArray:
-    """Roots of the trees that are hosts: every tree but stand-alone sharing providers."""
-    roots = [r for r in sorted(index.trees) if not index.is_sharing(r) or len(index.trees[r]) > 1]
-    return np.fromiter(roots, dtype=np.int64, count=len(roots))
+    """Roots of the trees that are hosts: every tree but stand-alone sharing providers.
+    Cached on the index until its set of trees changes."""
+    cached = index.derived.get("host_roots")
+    if cached is None:
+        roots = [
+            r for r in sorted(index.trees) if not index.is_sharing(r) or len(index.trees[r]) > 1
+        ]
+        cached = np.fromiter(roots, dtype=np.int64, count=len(roots))
+        index.derived["host_roots"] = cached
+    return cached
 
 
 def _forbidden_providers(index: CloudIndex, group: RequestGroup) -> set[int]:
     return index.having_any(group.traits.forbidden) if group.traits.forbidden else set()
 
 
+def _sharing(index: CloudIndex, pids: IntArray) -> IntArray:
+    """The sharing providers among ``pids``."""
+    sharing = index.trait_members.get(SHARES_VIA_AGGREGATE)
+    if not sharing or not len(pids):
+        return np.zeros(0, dtype=np.int64)
+    found: IntArray = pids[np.isin(pids, np.fromiter(sharing, dtype=np.int64))]
+    return found
+
+
 def _served_by_sharing(index: CloudIndex, pids: IntArray) -> set[int]:
     """Roots the sharing providers among ``pids`` serve."""
     out: set[int] = set()
-    for pid in pids.tolist():
-        if index.is_sharing(pid):
-            out.update(index.anchors(pid))
+    for pid in _sharing(index, pids).tolist():
+        out.update(index.anchors(pid))
     return out
 
 
@@ -87,9 +119,7 @@ def _class_ok(
 def _trait_ok(index: CloudIndex, roots: IntArray, trait: str) -> Mask:
     holders = index.trait_members.get(trait, set())
     trees = {index.root_of(p) for p in holders}
-    for p in holders:
-        if index.is_sharing(p):
-            trees.update(index.anchors(p))
+    trees |= _served_by_sharing(index, np.fromiter(holders, dtype=np.int64, count=len(holders)))
     return _mark(roots, trees) if trees else np.zeros(len(roots), dtype=bool)
 
 
@@ -115,12 +145,16 @@ def _single_provider_ok(index: CloudIndex, roots: IntArray, group: RequestGroup)
 
 def screen(index: CloudIndex, request: CandidateRequest, roots: IntArray) -> Screen:
     """Check ``roots`` against ``request``'s necessary conditions, first failure wins."""
-    reasons: list[str | None] = [None] * len(roots)
+    codes = np.full(len(roots), -1, dtype=np.int64)
+    labels: list[str] = []
     alive = np.ones(len(roots), dtype=bool)
 
     def fail(ok: Mask, reason: str) -> None:
-        for pos in np.flatnonzero(alive & ~ok).tolist():
-            reasons[pos] = reason
+        hit = alive & ~ok
+        if hit.any():
+            if reason not in labels:
+                labels.append(reason)
+            codes[hit] = labels.index(reason)
         alive[:] &= ok
 
     for group in request.groups:
@@ -163,4 +197,4 @@ def screen(index: CloudIndex, request: CandidateRequest, roots: IntArray) -> Scr
             ),
             "root provider traits do not match",
         )
-    return Screen(roots, tuple(reasons))
+    return Screen(roots, codes, tuple(labels))

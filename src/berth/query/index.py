@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from berth.model.candidates import ProviderSummary
 from berth.model.cloud import SHARES_VIA_AGGREGATE, Cloud, Node
 from berth.model.inventory import Inventory
+from berth.query.activity import ClaimActivity
 from berth.query.capacity import ClassTable, Row
 
 if TYPE_CHECKING:
@@ -48,6 +49,11 @@ class CloudIndex:
         # Per-provider-id numpy columns (``berth.query.columns``), built on first use and
         # dropped by every change except a usage-only patch.
         self.columns: Columns | None = None
+        # Claims seen landing per host, for the scheduler's IoOpsWeigher.
+        self.activity = ClaimActivity()
+        # Values derived from the set of trees (e.g. the host roots), dropped whenever a
+        # provider is added or removed.
+        self.derived: dict[str, Any] = {}
         self._add(cloud, bulk=True)
 
     # -- patching -------------------------------------------------------------------
@@ -86,16 +92,22 @@ class CloudIndex:
         )
 
     def _patch_usages(self, fresh: Cloud) -> None:
+        claimed: set[int] = set()
         for pid, node in fresh.nodes.items():
             self.summaries.pop(pid, None)
             self.nodes[pid] = node  # the generation moves on with every allocation
             used = dict(fresh.usages.get(pid, {}))
+            before = self.usages.get(pid, {})
+            if any(n > before.get(rc, 0) for rc, n in used.items()):
+                claimed.add(node.root_id)
             if used:
                 self.usages[pid] = used
             else:
                 self.usages.pop(pid, None)
             for rc in self.inventories.get(pid, {}):
                 self.classes[rc].set_used(pid, used.get(rc, 0))
+        for root in claimed:
+            self.activity.note(root)
 
     def adjust_used(self, pid: int, rc: str, delta: int) -> None:
         """Add ``delta`` to ``pid``'s usage of ``rc`` in this index only (the database is
@@ -119,6 +131,7 @@ class CloudIndex:
         if not pids:
             return
         self.columns = None
+        self.derived.clear()
         per_class: dict[str, list[int]] = {}
         for pid in pids:
             node = self.nodes.pop(pid, None)
@@ -154,6 +167,7 @@ class CloudIndex:
 
     def _add(self, cloud: Cloud, *, bulk: bool) -> None:
         self.columns = None
+        self.derived.clear()
         per_class: dict[str, list[Row]] = {}
         for pid in sorted(cloud.nodes):
             node = cloud.nodes[pid]

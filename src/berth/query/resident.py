@@ -131,7 +131,10 @@ class ResidentIndex:
         self._feed.reset(head)
         now = time.monotonic()
         self._feed.gaps = dict.fromkeys(snapshot.missing_change_ids(conn, head, _GAP_WINDOW), now)
+        previous = self._index
         self._index = CloudIndex(cloud)
+        if previous is not None:  # recent claims outlive a reload (IoOpsWeigher)
+            self._index.activity = previous.activity
         self.last_refresh = Refresh("full", len(self._index.trees))
         return self._index
 

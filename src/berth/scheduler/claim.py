@@ -20,15 +20,17 @@ A lost race raises ``LostRace``; the caller re-decides (bounded attempts).
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 from berth.db import allocations, consumers, inventories, server_groups, topology
 from berth.db.engine import Store
 from berth.model.allocation import ConsumerAllocations
 from berth.model.errors import ConflictError
-from berth.model.guest import Assignment, GuestTopology
+from berth.model.guest import Assignment, GuestTopology, NoFit, PciRequest
 from berth.model.schedule import ScheduleRequest
 from berth.model.topology import SMALL_PAGE_KB, HostTopology, HostUsage
-from berth.scheduler.numa import consume
+from berth.scheduler.filters.pci_passthrough import choose_devices
+from berth.scheduler.numa import consume, fit
 from berth.scheduler.numa_cell import small_page_mb
 from berth.scheduler.pipeline import Decision, Placement
 
@@ -40,9 +42,16 @@ class LostRace(ConflictError):
 
 
 def commit(
-    store: Store, request: ScheduleRequest, guest: GuestTopology | None, decision: Decision
+    store: Store,
+    request: ScheduleRequest,
+    guest: GuestTopology | None,
+    decision: Decision,
+    pci: tuple[PciRequest, ...] = (),
 ) -> None:
-    """Claim every placement of ``decision`` atomically (see the module docstring)."""
+    """Claim every placement of ``decision`` atomically (see the module docstring).
+
+    A NUMA/PCI assignment that collides with one committed meanwhile is fitted again on
+    the same (now locked) host; ``decision.placements`` then carry the new assignment."""
     batch = [
         ConsumerAllocations(
             consumer_uuid=p.instance_uuid,
@@ -82,16 +91,55 @@ def commit(
         by_host: dict[int, list[Placement]] = defaultdict(list)
         for p in assigned:
             by_host[p.root_id].append(p)
+        refitted: dict[str, Placement] = {}
         for root, placed in by_host.items():
-            memory = inventories.get_all(conn, root).get("MEMORY_MB")
-            ram_ratio = memory.allocation_ratio if memory is not None else 1.0
+            host = topologies.get(root)
+            invs = inventories.get_all(conn, root)
+            ram_ratio = invs["MEMORY_MB"].allocation_ratio if "MEMORY_MB" in invs else 1.0
+            cpu_ratio = invs["VCPU"].allocation_ratio if "VCPU" in invs else 1.0
             # usage() counts assignments whose consumer holds allocations in the tree:
             # ours were just written above, but their assignments are not yet recorded.
             now = usage.get(root, HostUsage())
             for p in placed:
                 assert p.assignment is not None
-                now = _take(topologies.get(root), now, guest, p.assignment, p.host_name, ram_ratio)
+                try:
+                    now = _take(host, now, guest, p.assignment, p.host_name, ram_ratio)
+                except LostRace:
+                    # What the decision picked on this host was taken meanwhile (racing
+                    # schedulers rank hosts alike); the host is locked now, so fit again
+                    # against what is held and keep the claim if the guest still fits.
+                    again = _refit(host, now, guest, pci, cpu_ratio, ram_ratio)
+                    if again is None:
+                        raise
+                    p = refitted[p.instance_uuid] = replace(p, assignment=again)
+                    assert p.assignment is not None
+                    now = _take(host, now, guest, p.assignment, p.host_name, ram_ratio)
+                assert p.assignment is not None
                 topology.record_assignment(conn, ids[p.instance_uuid].id, root, p.assignment)
+        if refitted:
+            decision.placements = tuple(
+                refitted.get(p.instance_uuid, p) for p in decision.placements
+            )
+
+
+def _refit(
+    host: HostTopology | None,
+    usage: HostUsage,
+    guest: GuestTopology | None,
+    pci: tuple[PciRequest, ...],
+    cpu_ratio: float,
+    ram_ratio: float,
+) -> Assignment | None:
+    """A fresh assignment on ``host`` given what is held now, or None when none fits."""
+    if host is None:
+        return None
+    if guest is not None:
+        got = fit(
+            host, usage, guest, cpu_allocation_ratio=cpu_ratio, ram_allocation_ratio=ram_ratio
+        )
+        return None if isinstance(got, NoFit) else got
+    devices = choose_devices(host, usage, pci)
+    return None if isinstance(devices, str) else Assignment(cells=(), devices=devices)
 
 
 def _take(

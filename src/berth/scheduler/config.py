@@ -26,6 +26,8 @@ class Strategy(StrEnum):
 DEFAULT_FILTERS: tuple[str, ...] = (
     "ComputeFilter",
     "AvailabilityZoneFilter",
+    "ComputeCapabilitiesFilter",
+    "ImagePropertiesFilter",
     "AggregateInstanceExtraSpecsFilter",
     "AggregateMultiTenancyIsolation",
     "ServerGroupAffinityFilter",

@@ -3,9 +3,10 @@
 Placement's model (capacity, traits, aggregates) is answered by the resident index; the
 scheduler also needs what only Nova used to know: aggregate metadata (availability zones,
 tenant isolation, extra-spec matching), the request's server group and where its members
-are, recent build failures and claims per host, and for NUMA/PCI guests the hosts'
-topologies and what running guests hold. One read transaction loads exactly what this
-request's filters and weighers need, for the candidate hosts only.
+are, recent build failures and claims per host, for NUMA/PCI guests the hosts'
+topologies and what running guests hold, and for flavors with ``capabilities:`` specs or
+images with host requirements the hosts' registered capabilities. One read transaction
+loads exactly what this request's filters and weighers need, for the candidate hosts only.
 
 These facts may be stale by the time the claim commits; that is fine because the claim
 re-checks everything that matters (capacity in the single committer, the group's
@@ -15,36 +16,83 @@ generation, the NUMA fit against the usage read inside the claim transaction).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from berth.db import aggregate_metadata, host_load, host_stats, server_groups, topology
+from berth.db import (
+    aggregate_metadata,
+    host_capabilities,
+    host_load,
+    host_stats,
+    server_groups,
+    topology,
+)
 from berth.db.engine import Store
+from berth.db.snapshot import ReadTx as Connection
+from berth.model.capabilities import HostCapabilities
 from berth.model.server_group import ServerGroup
-from berth.model.topology import HostTopology, HostUsage
+from berth.query.index import CloudIndex
+from berth.scheduler.host_metadata import HostMetadata
+from berth.scheduler.specs import Translated
+from berth.scheduler.topology_view import Topologies, TopologyCache, TopologyView, Usages
 
 
 @dataclass(frozen=True, slots=True)
 class Facts:
-    """``metadata``: root -> aggregate uuid -> key -> value, for candidate hosts.
-    ``group_members``: root -> members of the request's group already there."""
+    """``metadata``: the described aggregates and who is in them (``HostMetadata``).
+    ``group_members``: root -> members of the request's group already there.
+    ``recent``: root -> claims seen landing within the I/O-ops window."""
 
-    metadata: Mapping[int, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    metadata: HostMetadata = field(default_factory=lambda: HostMetadata(None, {}))
     group: ServerGroup | None = None
     group_members: Mapping[int, int] = field(default_factory=dict)
     failures: Mapping[int, int] = field(default_factory=dict)
-    topologies: Mapping[int, HostTopology] = field(default_factory=dict)
-    usage: Mapping[int, HostUsage] = field(default_factory=dict)
+    topo_view: TopologyView = field(default_factory=TopologyView.empty)
     instances: Mapping[int, int] = field(default_factory=dict)
     recent: Mapping[int, int] = field(default_factory=dict)
+    # root -> registered capabilities (hosts that registered none absent); loaded only
+    # when ``needs_capabilities``
+    capabilities: Mapping[int, HostCapabilities] = field(default_factory=dict)
+
+    @property
+    def topologies(self) -> Topologies:
+        """Root -> registered topology (None without one), read on first use."""
+        return Topologies(self.topo_view)
+
+    @property
+    def usage(self) -> Usages:
+        """Root -> what running guests hold of its topology, read on first use."""
+        return Usages(self.topo_view)
 
     def host_metadata(self, root: int) -> Mapping[str, Mapping[str, str]]:
-        return self.metadata.get(root, {})
+        return self.metadata.of(root)
 
     def values(self, root: int, key: str) -> set[str]:
         """Every value ``key`` has in the metadata of the host's aggregates."""
-        return {meta[key] for meta in self.host_metadata(root).values() if key in meta}
+        return self.metadata.values(root, key)
+
+
+@contextmanager
+def _reading(store: Store, conn: Connection | None) -> Iterator[Connection]:
+    if conn is not None:
+        yield conn
+        return
+    with store.read() as fresh:
+        yield fresh
+
+
+def needs_capabilities(spec: Translated) -> bool:
+    """Whether a filter will read host capabilities: the flavor has ``capabilities:``
+    specs or the image names an architecture, hypervisor type, VM mode or version."""
+    image = spec.image
+    return bool(
+        spec.capabilities
+        or image.architecture
+        or image.hypervisor_type
+        or image.vm_mode
+        or image.hypervisor_version
+    )
 
 
 def load(
@@ -54,35 +102,48 @@ def load(
     group_uuid: str | None,
     topology_needed: bool,
     instances_needed: bool = False,
-    recent_since: datetime | None = None,
+    index: CloudIndex | None = None,
+    recent_window_s: float | None = None,
+    capabilities_needed: bool = False,
+    topology_cache: TopologyCache | None = None,
+    conn: Connection | None = None,
 ) -> Facts:
-    """Load the facts for ``roots`` in one read transaction (see the module docstring)."""
+    """Load the facts for ``roots`` in one read transaction (see the module docstring).
+
+    Only what is small is read whole: the described aggregates (mapped onto hosts by
+    ``index``'s memberships) and the hosts with failed builds. Recent claims come from
+    ``index`` (``berth.query.activity``), not the database. With ``conn`` (the read
+    transaction the resident index was just refreshed in) the facts come from the same
+    snapshot as the index, and no second transaction is opened.
+    """
     wanted = sorted(set(roots))
-    with store.read() as conn:
-        metadata = aggregate_metadata.metadata_by_root(conn, wanted)
+    with _reading(store, conn) as conn:
+        metadata = HostMetadata(index, aggregate_metadata.described(conn))
         group = server_groups.find(conn, group_uuid) if group_uuid is not None else None
         placed: Counter[int] = Counter()
         if group is not None:
             for _, root in server_groups.members(conn, [group.id])[group.id]:
                 if root is not None:
                     placed[root] += 1
-        failures = host_stats.failures_by_root(conn, wanted)
-        topologies: dict[int, HostTopology] = {}
-        usage: dict[int, HostUsage] = {}
+        failures = host_stats.failures_by_root(conn)
+        view = TopologyView.empty()
         if topology_needed:
-            topologies = topology.topologies(conn, wanted)
-            usage = topology.usage(conn, list(topologies))
+            cache = topology_cache or TopologyCache()
+            view = TopologyView(store, cache, topology.topology_generations(conn))
         instances = host_load.instances_by_root(conn, wanted) if instances_needed else {}
-        recent: dict[int, int] = {}
-        if recent_since is not None:
-            recent = host_load.instances_by_root(conn, wanted, since=recent_since)
+        recent: Mapping[int, int] = {}
+        if recent_window_s is not None and index is not None:
+            recent = index.activity.recent(recent_window_s)
+        capabilities = (
+            host_capabilities.capabilities_by_root(conn, wanted) if capabilities_needed else {}
+        )
     return Facts(
-        metadata={root: meta for root, meta in metadata.items() if meta},
+        metadata=metadata,
         group=group,
         group_members=dict(placed),
         failures={root: n for root, n in failures.items() if n},
-        topologies=topologies,
-        usage=usage,
+        topo_view=view,
         instances=instances,
         recent=recent,
+        capabilities=capabilities,
     )

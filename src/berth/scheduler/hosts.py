@@ -34,6 +34,9 @@ class Hosts:
         self._totals: dict[str, tuple[IntArray, IntArray]] = {}
         # root -> class -> amount this request has planned there (not yet in the index)
         self._planned: dict[int, dict[str, int]] = {}
+        # A subset computes its columns by slicing its parent's (cached there), so the
+        # ``num_instances`` loop, which filters anew per instance, sums the cloud once.
+        self._parent: tuple[Hosts, Mask] | None = None
 
     @classmethod
     def all_roots(cls, index: CloudIndex) -> Hosts:
@@ -56,6 +59,7 @@ class Hosts:
         out = Hosts(self.index, self.roots[keep])
         out._totals = {rc: (cap[keep], used[keep]) for rc, (cap, used) in self._totals.items()}
         out._planned = self._planned
+        out._parent = (self, keep)
         return out
 
     def consume(self, root: int, amounts: dict[str, int]) -> None:
@@ -90,6 +94,11 @@ class Hosts:
         cached = self._totals.get(rc)
         if cached is not None:
             return cached
+        if self._parent is not None:
+            parent, keep = self._parent
+            cap, use = parent.totals(rc)
+            self._totals[rc] = (cap[keep], use[keep])
+            return self._totals[rc]
         capacity = np.zeros(len(self), dtype=np.int64)
         used = np.zeros(len(self), dtype=np.int64)
         table = self.index.classes.get(rc)

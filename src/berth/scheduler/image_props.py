@@ -60,6 +60,7 @@ HYPERVISOR_TYPES = frozenset(
 )
 VM_MODES = frozenset({"hvm", "xen", "uml", "exe"})
 _VM_MODE_ALIASES = {"pv": "xen", "hv": "hvm", "baremetal": "hvm"}
+_HV_TYPE_ALIASES = {"xapi": "xen"}
 CPU_TOPOLOGY = ("sockets", "cores", "threads")
 
 T = TypeVar("T")
@@ -106,6 +107,24 @@ def _one_of(key: str, value: str, allowed: frozenset[str], aliases: Mapping[str,
     return text
 
 
+_HOST_KINDS: dict[str, tuple[frozenset[str], Mapping[str, str]]] = {
+    "architecture": (ARCHITECTURES, _ARCH_ALIASES),
+    "hypervisor_type": (HYPERVISOR_TYPES, _HV_TYPE_ALIASES),
+    "vm_mode": (VM_MODES, _VM_MODE_ALIASES),
+}
+
+
+def canonical(kind: str, value: str) -> str | None:
+    """``value`` as an ``architecture``, ``hypervisor_type`` or ``vm_mode`` in the
+    canonical form image requirements use, or None when Nova knows no such value. Hosts'
+    ``supported_instances`` are stored in this form so the filter compares like with like.
+    """
+    allowed, aliases = _HOST_KINDS[kind]
+    text = value.strip().lower()
+    text = aliases.get(text, text)
+    return text if text in allowed else None
+
+
 def _legacy(props: Mapping[str, str], key: str, old: str) -> tuple[str, str] | None:
     """The property under its current name, else under the name Nova used before."""
     if key in props and old in props and props[key] != props[old]:
@@ -126,7 +145,9 @@ def _requirements(props: Mapping[str, str]) -> ImageRequirements:
     version = _legacy(props, "img_hv_requested_version", "hypervisor_version_requires")
     return ImageRequirements(
         architecture=_one_of(*arch, ARCHITECTURES, _ARCH_ALIASES) if arch else None,
-        hypervisor_type=_one_of(*hv_type, HYPERVISOR_TYPES, {"xapi": "xen"}) if hv_type else None,
+        hypervisor_type=(
+            _one_of(*hv_type, HYPERVISOR_TYPES, _HV_TYPE_ALIASES) if hv_type else None
+        ),
         vm_mode=_one_of(*vm_mode, VM_MODES, _VM_MODE_ALIASES) if vm_mode else None,
         hypervisor_version=parse_version_predicate(*version) if version else (),
     )

@@ -23,15 +23,16 @@ overcommit or a broken group rule.
 
 from __future__ import annotations
 
-from collections import Counter
+import itertools
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from berth.db.engine import Store
+from berth.db.snapshot import ReadTx
 from berth.model.candidates import AllocationRequest, CandidateRequest
 from berth.model.guest import Assignment, NoFit
 from berth.model.schedule import ScheduleRequest
@@ -48,11 +49,15 @@ from berth.scheduler.hosts import Hosts
 from berth.scheduler.numa import consume
 from berth.scheduler.protocols import Context, Filter, Weigher
 from berth.scheduler.specs import Translated
+from berth.scheduler.topology_view import TopologyCache
 from berth.scheduler.weighing import rank
 
 PLACEMENT_STAGE = "placement"
 _NO_COMBINATION = "no combination of its providers satisfies every request group"
 HINTS_STAGE = "host hints"
+# Rank -> next rank up to which host topologies are read in one go: a few first (the top
+# host usually fits), then growing batches (a request nothing fits examines every host).
+_PREFETCH_AT = {0: 4, 4: 32, **{2**k: 2 ** (k + 2) for k in range(5, 20, 2)}}
 CLAIM_STAGE = "claim"
 
 
@@ -126,13 +131,19 @@ class Pipeline:
         self.config = config
         self.filters = filters
         self.weighers = weighers
+        self.topology_cache = TopologyCache()
 
     def decide(self, store: Store, request: ScheduleRequest, spec: Translated) -> Decision:
-        with resident.for_store(store).reading() as (_, index):
-            return self._decide(store, index, request, spec)
+        with resident.for_store(store).reading() as (conn, index):
+            return self._decide(store, conn, index, request, spec)
 
     def _decide(
-        self, store: Store, index: CloudIndex, request: ScheduleRequest, spec: Translated
+        self,
+        store: Store,
+        conn: ReadTx,
+        index: CloudIndex,
+        request: ScheduleRequest,
+        spec: Translated,
     ) -> Decision:
         query = prefilter_request(spec)
         everyone = feasible.host_roots(index)
@@ -142,12 +153,12 @@ class Pipeline:
         # Rejections before the filters are the same for every instance: counted once
         # (anonymous hosts) and kept per host only for the hosts the request names.
         base_counts: Counter[tuple[str, str]] = Counter(
-            (PLACEMENT_STAGE, r) for r in screened.reasons if r is not None
+            {(PLACEMENT_STAGE, r): n for r, n in screened.counts().items()}
         )
         base_named: list[tuple[str, Rejection]] = []
         for root, name in named.items():
             pos = int(np.searchsorted(everyone, root))
-            reason = screened.reasons[pos]
+            reason = screened.reason(pos)
             if reason is not None:
                 base_counts[(PLACEMENT_STAGE, reason)] -= 1
                 base_named.append((name, Rejection(PLACEMENT_STAGE, reason)))
@@ -162,16 +173,16 @@ class Pipeline:
             group_uuid=request.server_group.uuid if request.server_group else None,
             topology_needed=spec.guest is not None or bool(spec.pci),
             instances_needed="NumInstancesWeigher" in weights_on,
-            recent_since=(
-                datetime.now(UTC) - timedelta(seconds=self.config.io_ops_window_s)
-                if "IoOpsWeigher" in weights_on
-                else None
-            ),
+            index=index,
+            recent_window_s=self.config.io_ops_window_s if "IoOpsWeigher" in weights_on else None,
+            capabilities_needed=facts_mod.needs_capabilities(spec),
+            topology_cache=self.topology_cache,
+            conn=conn,
         )
         group_uuid = facts.group.uuid if facts.group is not None else None
         group_generation = facts.group.generation if facts.group is not None else None
         planned: dict[int, int] = {}
-        usage = dict(facts.usage)
+        usage: dict[int, HostUsage] = {}  # this request's plans on top of facts.usage
         placements: list[Placement] = []
         first: Explanation | None = None
         uuids = request.instance_uuids
@@ -197,10 +208,10 @@ class Pipeline:
                     charged.append((a.provider_id, a.resource_class, a.amount))
                 planned[root] = planned.get(root, 0) + 1
                 if assignment is not None and spec.guest is not None:
-                    before = usage.get(root) or HostUsage()
+                    before = usage.get(root) or facts.usage.get(root) or HostUsage()
                     usage[root] = consume(before, spec.guest, assignment)
                 elif assignment is not None and assignment.devices:
-                    before = usage.get(root) or HostUsage()
+                    before = usage.get(root) or facts.usage.get(root) or HostUsage()
                     usage[root] = replace(
                         before,
                         claimed_devices=before.claimed_devices
@@ -276,7 +287,17 @@ class Pipeline:
         columns = [(w.name, m, w.weigh(survivors, ctx)) for w, m in self.weighers]
         ranking = rank(survivors, columns)
         one = replace(query, limit=1)
-        for pos in ranking.order.tolist():
+        exact = ctx.spec.guest is not None or bool(ctx.spec.pci)
+        order = ranking.best_first()
+        ahead: deque[int] = deque()
+        for place in itertools.count():
+            if exact and place in _PREFETCH_AT:
+                # Topologies and guest usage of the next hosts in rank order, in one read.
+                ahead.extend(itertools.islice(order, _PREFETCH_AT[place] - place - len(ahead)))
+                ctx.facts.topo_view.prefetch(int(survivors.roots[p]) for p in ahead)
+            pos = ahead.popleft() if ahead else next(order, None)
+            if pos is None:
+                break
             root = int(survivors.roots[pos])
             name = survivors.name(pos)
             only = np.array([root], dtype=np.int64)

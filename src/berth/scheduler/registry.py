@@ -15,6 +15,8 @@ from berth.scheduler.config import SchedulerConfig
 from berth.scheduler.filters.aggregate_extra_specs import AggregateInstanceExtraSpecsFilter
 from berth.scheduler.filters.availability_zone import AvailabilityZoneFilter
 from berth.scheduler.filters.compute import ComputeFilter
+from berth.scheduler.filters.compute_capabilities import ComputeCapabilitiesFilter
+from berth.scheduler.filters.image_properties import ImagePropertiesFilter
 from berth.scheduler.filters.numa_topology import NUMATopologyFilter
 from berth.scheduler.filters.pci_passthrough import PciPassthroughFilter
 from berth.scheduler.filters.server_group import (
@@ -40,6 +42,8 @@ FILTERS: Mapping[str, type[Filter]] = MappingProxyType(
         for cls in (
             ComputeFilter,
             AvailabilityZoneFilter,
+            ComputeCapabilitiesFilter,
+            ImagePropertiesFilter,
             AggregateInstanceExtraSpecsFilter,
             AggregateMultiTenancyIsolation,
             ServerGroupAffinityFilter,

@@ -44,7 +44,7 @@ class Scheduler:
             if not decision.ok or request.dry_run:
                 return decision
             try:
-                claim.commit(self.store, request, spec.guest, decision)
+                claim.commit(self.store, request, spec.guest, decision, spec.pci)
             except (claim.LostRace, RetryableConflict) as exc:
                 lost.append(f"attempt {attempt}: {getattr(exc, 'message', str(exc))}")
                 time.sleep(random.uniform(0, 0.004 * attempt))

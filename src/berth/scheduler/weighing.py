@@ -14,7 +14,7 @@ wants Nova's ``host_subset_size`` randomness gets it from the pipeline, not from
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,11 +48,28 @@ class Part:
 
 @dataclass(frozen=True, slots=True)
 class Ranking:
-    """Hosts best first (``order`` indexes into the ``Hosts`` ranked) with their scores."""
+    """Hosts with their scores; ``best_first`` yields positions into the ``Hosts`` ranked,
+    best first, ties in ascending root id order."""
 
-    order: np.ndarray
+    roots: np.ndarray
     total: FloatArray
     parts: tuple[Part, ...]
+
+    def best_first(self, head: int = 8) -> Iterator[int]:
+        """Positions best first. The pick usually takes the first host, so only the top
+        ``head`` (and every host tied with the last of them) are sorted up front; the
+        full order is sorted only if the pick gets past them."""
+        n = len(self.total)
+        if n > 4 * head:
+            cut = np.partition(-self.total, head - 1)[head - 1]
+            top = np.flatnonzero(-self.total <= cut)
+            ordered = top[np.lexsort((self.roots[top], -self.total[top]))]
+            yield from ordered.tolist()
+            done = set(ordered.tolist())
+            rest = np.lexsort((self.roots, -self.total))
+            yield from (p for p in rest.tolist() if p not in done)
+            return
+        yield from np.lexsort((self.roots, -self.total)).tolist()
 
     def breakdown(self, pos: int) -> dict[str, float]:
         """Per weigher, the weighted points host ``pos`` got (for explanations)."""
@@ -69,6 +86,4 @@ def rank(hosts: Hosts, columns: Sequence[tuple[str, float, FloatArray]]) -> Rank
         normalized = normalize(np.asarray(raw, dtype=np.float64))
         parts.append(Part(name, multiplier, normalized))
         total += normalized * multiplier
-    # Best first; equal totals in ascending root id order (lexsort: last key is primary).
-    order = np.lexsort((hosts.roots, -total))
-    return Ranking(order=order, total=total, parts=tuple(parts))
+    return Ranking(roots=hosts.roots, total=total, parts=tuple(parts))

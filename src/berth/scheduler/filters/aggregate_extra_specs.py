@@ -8,12 +8,23 @@ means the host fails).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
-import numpy as np
-
+from berth.scheduler.host_metadata import Described
 from berth.scheduler.hosts import Hosts
 from berth.scheduler.protocols import PASS, Context, Verdict
+from berth.scheduler.spec_match import SpecMatch
+
+
+def _unmatched(match: SpecMatch, key: str) -> Callable[[Described], bool]:
+    """Whether no aggregate of a host with this metadata has ``key`` with a value
+    ``match`` accepts."""
+
+    def question(meta: Described) -> bool:
+        return not any(match.matches(m[key]) for m in meta.values() if key in m)
+
+    return question
 
 
 class AggregateInstanceExtraSpecsFilter:
@@ -26,17 +37,7 @@ class AggregateInstanceExtraSpecsFilter:
         rejected = []
         for req in specs:
             key = ":".join(req.path)
-            failed = np.fromiter(
-                (
-                    not any(
-                        req.match.matches(v)
-                        for v in ctx.facts.values(int(hosts.roots[pos]), key)
-                    )
-                    for pos in range(len(hosts))
-                ),
-                dtype=bool,
-                count=len(hosts),
-            )
+            failed = ctx.facts.metadata.per_host(hosts.roots, _unmatched(req.match, key), bool)
             rejected.append((f"aggregate metadata does not match {req.source}", failed))
 
         def detail(pos: int) -> str:

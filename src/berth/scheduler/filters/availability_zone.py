@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
-
+from berth.scheduler.host_metadata import Described
 from berth.scheduler.hosts import Hosts
 from berth.scheduler.protocols import PASS, Context, Verdict
 
@@ -22,6 +21,10 @@ def host_zones(hosts: Hosts, pos: int, ctx: Context) -> set[str]:
     return zones or {ctx.config.default_availability_zone}
 
 
+def _zones(meta: Described, default: str) -> frozenset[str]:
+    return frozenset(m[KEY] for m in meta.values() if KEY in m) or frozenset({default})
+
+
 class AvailabilityZoneFilter:
     name: ClassVar[str] = "AvailabilityZoneFilter"
 
@@ -29,10 +32,9 @@ class AvailabilityZoneFilter:
         wanted = ctx.request.availability_zone
         if wanted is None:
             return PASS
-        outside = np.fromiter(
-            (wanted not in host_zones(hosts, pos, ctx) for pos in range(len(hosts))),
-            dtype=bool,
-            count=len(hosts),
+        default = ctx.config.default_availability_zone
+        outside = ctx.facts.metadata.per_host(
+            hosts.roots, lambda meta: wanted not in _zones(meta, default), bool
         )
         return Verdict(
             ((f"not in availability zone {wanted}", outside),),

@@ -9,24 +9,28 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
-
+from berth.scheduler.host_metadata import Described
 from berth.scheduler.hosts import Hosts
 from berth.scheduler.protocols import Context, Verdict
 
 PREFIX = "filter_tenant_id"
 
 
-def allowed_projects(hosts: Hosts, pos: int, ctx: Context) -> set[str] | None:
-    """The projects the host is reserved for, or None when it is not reserved."""
+def _allowed(meta: Described) -> frozenset[str] | None:
+    """The projects hosts with this metadata are reserved for, or None when not reserved."""
     allowed: set[str] = set()
     restricted = False
-    for meta in ctx.facts.host_metadata(int(hosts.roots[pos])).values():
-        for key, value in meta.items():
+    for described in meta.values():
+        for key, value in described.items():
             if key.startswith(PREFIX):
                 restricted = True
                 allowed.update(p.strip() for p in value.split(",") if p.strip())
-    return allowed if restricted else None
+    return frozenset(allowed) if restricted else None
+
+
+def allowed_projects(hosts: Hosts, pos: int, ctx: Context) -> frozenset[str] | None:
+    """The projects the host is reserved for, or None when it is not reserved."""
+    return _allowed(ctx.facts.host_metadata(int(hosts.roots[pos])))
 
 
 class AggregateMultiTenancyIsolation:
@@ -34,14 +38,14 @@ class AggregateMultiTenancyIsolation:
 
     def filter(self, hosts: Hosts, ctx: Context) -> Verdict:
         project = ctx.request.project_id
-        if not ctx.facts.metadata:
+        if not ctx.facts.metadata.with_key(lambda key: key.startswith(PREFIX)):
             return Verdict()
 
-        def refused(pos: int) -> bool:
-            allowed = allowed_projects(hosts, pos, ctx)
+        def refused(meta: Described) -> bool:
+            allowed = _allowed(meta)
             return allowed is not None and project not in allowed
 
-        mask = np.fromiter((refused(p) for p in range(len(hosts))), dtype=bool, count=len(hosts))
+        mask = ctx.facts.metadata.per_host(hosts.roots, refused, bool)
         return Verdict(
             ((f"reserved for other projects than {project}", mask),),
             detail=lambda pos: f"host {hosts.name(pos)} is reserved for "

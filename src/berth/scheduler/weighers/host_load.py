@@ -4,7 +4,7 @@
   ``POST /berth/v1/hosts/{uuid}/build_results``) sink, by Nova's huge default multiplier,
   below every healthy host; a success resets the count.
 * IoOpsWeigher: Nova counts instances being built, resized or snapshotted; berth counts
-  instances claimed on the host within ``io_ops_window_s`` (``berth.db.host_load``) plus
+  instances claimed on the host within ``io_ops_window_s`` (``berth.query.activity``) plus
   those this request already planned there, the operations about to start. With the
   default negative multiplier, fewer is better.
 * NumInstancesWeigher: instances on the host plus this request's planned ones (off by
@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 import numpy as np
@@ -21,12 +22,16 @@ from berth.scheduler.hosts import FloatArray, Hosts
 from berth.scheduler.protocols import Context
 
 
-def _per_host(hosts: Hosts, counts: dict[int, int]) -> FloatArray:
+def _per_host(hosts: Hosts, counts: Mapping[int, int]) -> FloatArray:
+    """``counts`` (root -> n, absent is 0) as a column over ``hosts``."""
     out = np.zeros(len(hosts), dtype=np.float64)
-    for root, n in counts.items():
-        pos = hosts.position(root)
-        if pos is not None:
-            out[pos] = n
+    if not counts or not len(hosts):
+        return out
+    roots = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+    values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    pos = np.minimum(np.searchsorted(hosts.roots, roots), len(hosts) - 1)
+    ours = hosts.roots[pos] == roots
+    out[pos[ours]] = values[ours]
     return out
 
 
@@ -34,18 +39,18 @@ class BuildFailureWeigher:
     name: ClassVar[str] = "BuildFailureWeigher"
 
     def weigh(self, hosts: Hosts, ctx: Context) -> FloatArray:
-        return -_per_host(hosts, dict(ctx.facts.failures))
+        return -_per_host(hosts, ctx.facts.failures)
 
 
 class IoOpsWeigher:
     name: ClassVar[str] = "IoOpsWeigher"
 
     def weigh(self, hosts: Hosts, ctx: Context) -> FloatArray:
-        return _per_host(hosts, dict(ctx.facts.recent)) + _per_host(hosts, dict(ctx.planned))
+        return _per_host(hosts, ctx.facts.recent) + _per_host(hosts, ctx.planned)
 
 
 class NumInstancesWeigher:
     name: ClassVar[str] = "NumInstancesWeigher"
 
     def weigh(self, hosts: Hosts, ctx: Context) -> FloatArray:
-        return _per_host(hosts, dict(ctx.facts.instances)) + _per_host(hosts, dict(ctx.planned))
+        return _per_host(hosts, ctx.facts.instances) + _per_host(hosts, ctx.planned)
