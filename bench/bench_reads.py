@@ -2,18 +2,22 @@
 
 Every scenario is one URL, sent sequentially (one request in flight: this measures
 latency, not throughput) after a short warm-up, until a count or a time budget is reached,
-whichever comes first. The size of the first successful answer is recorded too, so the two
-systems' answers can be compared (same cloud, so the same number of candidates).
+whichever comes first. Requests go through ``raw_http.RawClient`` (a keep-alive socket
+that costs the client next to nothing, see there why), the same for both systems. The
+size of the first successful answer is recorded too, so the two systems' answers can be
+compared (same cloud, so the same number of candidates).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
 from bench_cloud import AVX2, DISABLED, PHYSNET1, PHYSNET2, CloudSpec
 from bench_http import JsonObject, Outcomes, latency_summary
+from raw_http import RawClient
 
 SIMPLE = "resources=VCPU:2,MEMORY_MB:4096,DISK_GB:20"
 
@@ -74,14 +78,35 @@ def _answer_size(response: httpx.Response) -> JsonObject:
     return size
 
 
-async def run_read(client: httpx.AsyncClient, scenario: ReadScenario) -> JsonObject:
+Get = Callable[[str], Awaitable[httpx.Response]]
+
+
+async def run_read(
+    client: httpx.AsyncClient, scenario: ReadScenario, *, raw: bool = True
+) -> JsonObject:
+    """Time ``scenario`` with the raw socket client, or with ``client`` itself when
+    ``raw`` is false (in-process test transports, which a socket cannot reach)."""
+    if not raw:
+        return await _run_read(client.get, scenario, "httpx")
+    sock = RawClient(str(client.base_url), dict(client.headers))
+
+    async def get(path: str) -> httpx.Response:
+        return sock.get(path)  # blocking on purpose: one request in flight, nothing else
+
+    try:
+        return await _run_read(get, scenario, "raw_http (keep-alive socket)")
+    finally:
+        sock.close()
+
+
+async def _run_read(get: Get, scenario: ReadScenario, kind: str) -> JsonObject:
     outcomes = Outcomes()
     latencies: list[float] = []
     answer: JsonObject = {}
     for _ in range(scenario.warmup):
         try:
-            await client.get(scenario.url)
-        except httpx.HTTPError as exc:
+            await get(scenario.url)
+        except (OSError, httpx.HTTPError) as exc:
             outcomes.record_exception(exc, "warm-up")
     deadline = time.perf_counter() + scenario.max_seconds
     attempts = 0
@@ -89,8 +114,8 @@ async def run_read(client: httpx.AsyncClient, scenario: ReadScenario) -> JsonObj
         attempts += 1
         started = time.perf_counter()
         try:
-            response = await client.get(scenario.url)
-        except httpx.HTTPError as exc:
+            response = await get(scenario.url)
+        except (OSError, httpx.HTTPError) as exc:
             outcomes.record_exception(exc, scenario.name)
             continue
         elapsed_ms = (time.perf_counter() - started) * 1000.0
@@ -101,16 +126,19 @@ async def run_read(client: httpx.AsyncClient, scenario: ReadScenario) -> JsonObj
                 answer = _answer_size(response)
     return {
         "url": scenario.url,
+        "client": kind,
         **latency_summary(latencies),
         **outcomes.as_json(),
         "answer": answer,
     }
 
 
-async def run_reads(client: httpx.AsyncClient, scenarios: list[ReadScenario]) -> JsonObject:
+async def run_reads(
+    client: httpx.AsyncClient, scenarios: list[ReadScenario], *, raw: bool = True
+) -> JsonObject:
     out: JsonObject = {}
     for scenario in scenarios:
-        out[scenario.name] = result = await run_read(client, scenario)
+        out[scenario.name] = result = await run_read(client, scenario, raw=raw)
         print(
             f"    {scenario.name:22s} p50={result['p50_ms']} ms n={result['count']} "
             f"errors={result['errors']} answer={result['answer']}",
@@ -119,9 +147,11 @@ async def run_reads(client: httpx.AsyncClient, scenarios: list[ReadScenario]) ->
     return out
 
 
-async def root_latency(client: httpx.AsyncClient, count: int = 200) -> JsonObject:
+async def root_latency(
+    client: httpx.AsyncClient, count: int = 200, *, raw: bool = True
+) -> JsonObject:
     """``GET /``: the floor of each server's request path (routing, version, JSON)."""
     scenario = ReadScenario("root", "/", count, 30.0, warmup=10)
-    result = await run_read(client, scenario)
+    result = await run_read(client, scenario, raw=raw)
     result.pop("answer", None)
     return result

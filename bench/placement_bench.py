@@ -61,6 +61,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--claim-limit", type=int, default=10, help="limit= of the claim GET")
     ap.add_argument("--read-count", type=int, default=100, help="max samples per read")
     ap.add_argument("--read-seconds", type=float, default=15.0, help="max seconds per read")
+    ap.add_argument(
+        "--read-client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="what times the reads: a keep-alive socket (raw_http.py, default) or httpx",
+    )
     ap.add_argument("--workers", type=int, default=2, help="worker processes of each server")
     ap.add_argument("--berth-port", type=int, default=8870)
     ap.add_argument(
@@ -118,10 +124,11 @@ async def bench_system(
         f"{load['requests_per_s']} req/s, errors={load['errors']}",
         flush=True,
     )
-    out["root"] = await root_latency(client)
+    raw = args.read_client == "raw"
+    out["root"] = await root_latency(client, raw=raw)
     print(f"  [{name}] GET / p50={out['root']['p50_ms']} ms", flush=True)
     scenarios = read_scenarios(cloud, args.read_count, args.read_seconds)
-    out["reads"] = await run_reads(client, scenarios)
+    out["reads"] = await run_reads(client, scenarios, raw=raw)
     out["memory_after_reads"] = process_memory(master_pid())
     if name == BERTH:
         out["engine_floor"] = floors = {}

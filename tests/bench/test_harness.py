@@ -70,7 +70,18 @@ def test_only_loopback_targets() -> None:
 def test_whole_sequence_against_berth(app: PlacementApp, db_url: str) -> None:
     cloud = build_cloud(12, seed=3)
     args = parse_args(
-        ["--nodes", "12", "--duration", "0.5", "--read-count", "3", "--read-seconds", "5"]
+        [
+            "--nodes",
+            "12",
+            "--duration",
+            "0.5",
+            "--read-count",
+            "3",
+            "--read-seconds",
+            "5",
+            "--read-client",
+            "httpx",
+        ]
     )
     args.clients = [1, 2]
     args.loaders = 2
