@@ -17,6 +17,8 @@ request kind, each for ``--seconds`` with ``--clients`` concurrent clients loopi
 * ``anti_affinity``: a new anti-affinity group per 10 instances, scheduled one request per
   instance (each request sees the members placed before it);
 * ``anti_affinity_x10``: a new anti-affinity group, one request with ``num_instances=10``;
+* ``mixed``: each step one of plain (twice as likely), pinned, huge pages + SR-IOV or an
+  anti-affinity group of 10 in one request;
 * ``no_valid_host``: requests nothing can serve (too big, an unknown physnet, a full
   group), to show that failures come back fast and explained.
 
@@ -142,9 +144,16 @@ def check_explanation(body: Body, ok: bool, named: str | None = None) -> str | N
 class Client:
     """One benchmark client: its own connection, its own request stream."""
 
-    def __init__(self, url: str, shared: Shared, seed: int, hosts: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        shared: Shared,
+        seed: int,
+        hosts: int,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.hosts = hosts
-        self.http = httpx.Client(base_url=url, headers=HEADERS, timeout=120)
+        self.http = httpx.Client(base_url=url, headers=HEADERS, timeout=120, transport=transport)
         self.shared = shared
         self.rng = random.Random(seed)
         self.project = f"bench-{seed}"
@@ -260,6 +269,13 @@ def _no_valid_host(c: Client, r: PhaseResult) -> None:
         c.schedule({"flavor": {**PINNED, "vcpus": 64}}, r, expect_fail=True)
 
 
+def _mixed(c: Client, r: PhaseResult) -> None:
+    """The issue's request mix, one request per step: plain, pinned, huge pages + SR-IOV,
+    and an anti-affinity group of 10 placed in one request."""
+    random_step = c.rng.choice((_plain, _plain, _pinned, _huge_sriov, _anti_affinity_x10))
+    random_step(c, r)
+
+
 PHASES: dict[str, Step] = {
     "plain": _plain,
     "plain_x100": _plain_x100,
@@ -267,19 +283,29 @@ PHASES: dict[str, Step] = {
     "hugepages_sriov": _huge_sriov,
     "anti_affinity": _anti_affinity,
     "anti_affinity_x10": _anti_affinity_x10,
+    "mixed": _mixed,
     "no_valid_host": _no_valid_host,
 }
 
 
 def run_phase(
-    url: str, shared: Shared, step: Step, clients: int, seconds: float, seed: int, hosts: int
+    url: str,
+    shared: Shared,
+    step: Step,
+    clients: int,
+    seconds: float,
+    seed: int,
+    hosts: int,
+    transport: httpx.BaseTransport | None = None,
 ) -> dict[str, Any]:
+    """``clients`` threads looping ``step`` for ``seconds``; ``transport`` is for the
+    harness's own tests (an in-process app instead of a server)."""
     results = [PhaseResult() for _ in range(clients)]
     deadline = time.perf_counter() + seconds
     barrier = threading.Barrier(clients + 1)
 
     def loop(k: int) -> None:
-        client = Client(url, shared, seed * 100 + k, hosts)
+        client = Client(url, shared, seed * 100 + k, hosts, transport)
         try:
             barrier.wait()
             while time.perf_counter() < deadline:

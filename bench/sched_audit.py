@@ -36,8 +36,13 @@ def audit(
     groups: dict[str, tuple[str, set[str]]],
 ) -> dict[str, Any]:
     """``groups``: group uuid -> (policy, acknowledged instance uuids)."""
-    url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    url = url.replace("mysql://", "mysql+pymysql://", 1)
+    url = database_url
+    for plain, driver in (
+        ("postgresql://", "postgresql+psycopg://"),
+        ("mysql://", "mysql+pymysql://"),
+    ):
+        if url.startswith(plain):
+            url = driver + url[len(plain) :]
     engine = sa.create_engine(url)
     out: dict[str, Any] = {"examples": []}
 

@@ -132,9 +132,8 @@ def replace(conn: Connection, batch: Sequence[ConsumerAllocations]) -> None:
     emptied, held = _claim_consumers(conn, batch, names)
 
     # Every provider receiving allocations, in id order (a stable lock order).
-    for provider_id in sorted(names.providers.values()):
-        if not generations.advance_provider(conn, provider_id):
-            raise RetryableConflict(
+    if not generations.advance_providers(conn, sorted(set(names.providers.values()))):
+        raise RetryableConflict(
                 "resource provider generation conflict: another thread concurrently "
                 "updated the provider. Please retry your update"
             )

@@ -94,6 +94,20 @@ def advance_provider(conn: Connection, provider_id: int) -> bool:
     return result.rowcount == 1
 
 
+def advance_providers(conn: Connection, provider_ids: list[int]) -> bool:
+    """``advance_provider`` for many providers, in the order given (callers pass them in
+    id order: that is the lock order every committer follows), in one round trip; False
+    if any of them no longer exists."""
+    if not provider_ids:
+        return True
+    if len(provider_ids) == 1 or not conn.dialect.supports_sane_multi_rowcount:
+        return all(advance_provider(conn, pid) for pid in provider_ids)
+    changes.touch_usage(conn, provider_ids)
+    now = tables.now()
+    result = conn.execute(_ADVANCE, [{"pid": pid, "now": now} for pid in provider_ids])
+    return result.rowcount == len(provider_ids)
+
+
 _RP = tables.resource_providers
 _ADVANCE = (
     update(_RP)

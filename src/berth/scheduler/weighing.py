@@ -14,6 +14,7 @@ wants Nova's ``host_subset_size`` randomness gets it from the pipeline, not from
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -24,9 +25,16 @@ from berth.scheduler.hosts import FloatArray, Hosts
 
 def normalize(raw: FloatArray) -> FloatArray:
     """Min-max scale to 0-100; NaNs (no opinion) and all-equal columns score 0."""
-    out = np.zeros(raw.shape[0], dtype=np.float64)
-    if raw.shape[0] == 0:
-        return out
+    n = raw.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.float64)
+    low, high = float(raw.min()), float(raw.max())
+    if math.isfinite(low) and math.isfinite(high):  # the common case: no NaN, no inf
+        if high == low:
+            return np.zeros(n, dtype=np.float64)
+        scaled: FloatArray = (raw - low) * (100.0 / (high - low))
+        return scaled
+    out = np.zeros(n, dtype=np.float64)
     finite = np.isfinite(raw)
     if not finite.any():
         return out
