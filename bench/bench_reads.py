@@ -34,7 +34,7 @@ class ReadScenario:
 def read_scenarios(cloud: CloudSpec, count: int, seconds: float) -> list[ReadScenario]:
     """The read scenarios for this cloud; the unlimited query gets a smaller budget."""
     ac = "/allocation_candidates?"
-    big_count = min(count, max(3, 20_000 // max(cloud.compute_nodes, 1)))
+    big_count = min(count, max(7, 20_000 // max(cloud.compute_nodes, 1)))
     granular = (
         "resources=VCPU:2,MEMORY_MB:2048"
         f"&resources_NIC1=SRIOV_NET_VF:1&required_NIC1={PHYSNET1}"

@@ -8,6 +8,7 @@ Its ``generation`` is the compare-and-swap counter for the consumer's allocation
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, delete, insert, select
@@ -57,6 +58,20 @@ def get_many(conn: Connection, uuids: list[str]) -> dict[str, Consumer]:
     return {c.uuid: c for c in (_from_row(r) for r in rows)}
 
 
+def _new_row(
+    uuid: str, project_id: str, user_id: str, type_id: int | None, now: datetime
+) -> dict[str, object]:
+    """A consumer row as the write that gives it its first allocations inserts it."""
+    return {
+        "uuid": uuid,
+        "project_id": project_id,
+        "user_id": user_id,
+        "generation": 1,
+        "consumer_type_id": type_id,
+        "created_at": now,
+    }
+
+
 def create(
     conn: Connection, uuid: str, project_id: str, user_id: str, type_id: int | None
 ) -> Consumer:
@@ -67,17 +82,7 @@ def create(
     transaction must end there (it may be unusable after the failed INSERT), as every
     allocation write does on a 409."""
     try:
-        result = conn.execute(
-            _INSERT,
-            {
-                "uuid": uuid,
-                "project_id": project_id,
-                "user_id": user_id,
-                "generation": 1,
-                "consumer_type_id": type_id,
-                "created_at": tables.now(),
-            },
-        )
+        result = conn.execute(_INSERT, _new_row(uuid, project_id, user_id, type_id, tables.now()))
     except IntegrityError as exc:
         raise ConcurrentUpdate(
             f"consumer generation conflict - another request created consumer {uuid} "
@@ -96,20 +101,7 @@ def create_many(conn: Connection, rows: list[tuple[str, str, str, int | None]]) 
         return
     now = tables.now()
     try:
-        conn.execute(
-            _INSERT,
-            [
-                {
-                    "uuid": uuid,
-                    "project_id": project_id,
-                    "user_id": user_id,
-                    "generation": 1,
-                    "consumer_type_id": type_id,
-                    "created_at": now,
-                }
-                for uuid, project_id, user_id, type_id in rows
-            ],
-        )
+        conn.execute(_INSERT, [_new_row(*row, now) for row in rows])
     except IntegrityError as exc:
         raise ConcurrentUpdate(
             "consumer generation conflict - another request created one of the consumers "
