@@ -18,6 +18,8 @@ from berth.api.state import ApiConfig, AppState
 from berth.db import migrate
 from berth.db.engine import Store
 from berth.query import resident
+from berth.scheduler.config import SchedulerConfig
+from berth.scheduler.config_file import check_names
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,15 @@ class ServerSettings:
     port: int = 8780
     workers: int = 2
     api: ApiConfig = field(default_factory=ApiConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 
 
 def build_app(
-    database_url: str, api: ApiConfig | None = None, *, upgrade: bool = True
+    database_url: str,
+    api: ApiConfig | None = None,
+    *,
+    upgrade: bool = True,
+    scheduler: SchedulerConfig | None = None,
 ) -> PlacementApp:
     api = api or ApiConfig()
     store = Store.from_url(database_url)
@@ -38,7 +45,10 @@ def build_app(
         migrate.upgrade(store)
     overrides = load_policy_file(api.policy_file) if api.policy_file else None
     enforcer = Enforcer(api.policy_defaults, overrides)
-    return PlacementApp(AppState(store=store, policy=enforcer, config=api))
+    state = AppState(
+        store=store, policy=enforcer, config=api, scheduler=scheduler or SchedulerConfig()
+    )
+    return PlacementApp(state)
 
 
 def serve(settings: ServerSettings) -> None:
@@ -51,6 +61,8 @@ def serve(settings: ServerSettings) -> None:
     if settings.api.policy_file is not None:
         # Fail fast on a bad file, before touching the database.
         Enforcer(settings.api.policy_defaults, load_policy_file(Path(settings.api.policy_file)))
+    # Unknown filter or weigher names stop the server here, not in a worker's first request.
+    check_names(settings.scheduler)
     migrate.upgrade(Store.from_url(settings.database_url))
 
     class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -68,7 +80,9 @@ def serve(settings: ServerSettings) -> None:
             self.cfg.set("post_worker_init", _warm_up)
 
         def load(self) -> Any:
-            return build_app(settings.database_url, settings.api, upgrade=False)
+            return build_app(
+                settings.database_url, settings.api, upgrade=False, scheduler=settings.scheduler
+            )
 
     _Gunicorn().run()
 

@@ -27,9 +27,11 @@ def test_every_phase_then_an_audit_that_can_fail(app: PlacementApp, db_url: str)
     assert load["hosts"] == 24 and load["nfv_hosts"] == 12
     shared = Shared()
     results = {}
-    for seed, (name, step) in enumerate(PHASES.items(), start=1):
+    # A tiny cloud fills up: the phase that places 100 at a time runs last but one.
+    order = [n for n in PHASES if n not in ("plain_x100", "no_valid_host")]
+    for seed, name in enumerate([*order, "plain_x100", "no_valid_host"], start=1):
         results[name] = run_phase(
-            "http://berth", shared, step, 2, 0.4, seed, len(cloud.hosts), transport
+            "http://berth", shared, PHASES[name], 2, 0.4, seed, len(cloud.hosts), transport
         )
     for name, result in results.items():
         assert result["requests"] > 0, name

@@ -140,6 +140,26 @@ def test_add_members_swaps_the_generation(store: Store) -> None:
         assert shown == {(c1, b.uuid, "b"), (c2, b.uuid, "b")}
 
 
+def test_lock_moves_the_generation_and_reads_members_for_record(store: Store) -> None:
+    with store.write() as conn:
+        a, b = _host(conn, "a"), _host(conn, "b")
+        group = _group(conn)
+    c1, c2 = str(uuid.uuid4()), str(uuid.uuid4())
+    with store.write() as conn:
+        server_groups.add_members(conn, group.uuid, [(c1, a.id)], 0)
+    with store.write() as conn:
+        locked, members = server_groups.lock(conn, group.uuid)
+        assert locked.generation == 2 and members == [(c1, a.id)]
+        server_groups.record_members(conn, locked, [(c2, b.id)])
+    with store.read() as conn:
+        assert server_groups.get(conn, group.uuid).generation == 2
+        assert sorted(server_groups.members(conn, [group.id])[group.id]) == sorted(
+            [(c1, a.id), (c2, b.id)]
+        )
+    with pytest.raises(NotFoundError), store.write() as conn:
+        server_groups.lock(conn, str(uuid.uuid4()))
+
+
 def test_add_members_refuses_non_roots_and_unknown_groups(store: Store) -> None:
     with store.write() as conn:
         root = _host(conn, "root")

@@ -124,6 +124,42 @@ _SCHEDULE_ANSWER = {
 }
 
 
+_SCHEDULER_CONFIG = {
+    "type": "object",
+    "description": "The scheduler configuration the server runs with (--scheduler-config, "
+    "--scheduler-strategy).",
+    "properties": {
+        "strategy": {"type": "string", "enum": ["spread", "pack"]},
+        "filters": {
+            "type": "array",
+            "description": "Enabled filters, in the order they run.",
+            "items": {"type": "string"},
+        },
+        "weighers": {
+            "type": "array",
+            "description": "Every weigher: its configured multiplier and the effective one "
+            "(sign-flipped for RAM/CPU/disk when packing; 0: not run).",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "multiplier": {"type": "number"},
+                    "effective_multiplier": {"type": "number"},
+                },
+            },
+        },
+        "max_attempts": {"type": "integer"},
+        "default_availability_zone": {"type": "string"},
+        "io_ops_window_s": {"type": "number"},
+        "pci_aliases": {
+            "type": "array",
+            "description": "Names of the configured PCI aliases.",
+            "items": {"type": "string"},
+        },
+    },
+}
+
+
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
@@ -176,6 +212,11 @@ def document() -> dict[str, Any]:
                     },
                     schedule.SCHEDULE,
                 )
+            },
+            "/berth/v1/scheduler": {
+                "get": _op("The effective scheduler configuration",
+                           {"200": _answer("Filters, weighers, strategy, limits, aliases.",
+                                           _SCHEDULER_CONFIG)}),
             },
             "/berth/v1/hosts/{uuid}/topology": {
                 "put": _op("Register a host's NUMA/PCI topology (mirrored into Placement)",

@@ -119,6 +119,8 @@ EXTENSION_DEFAULTS.update(
 )
 # POST /berth/v1/schedule: like Nova's scheduler, called by services and admins only.
 EXTENSION_DEFAULTS["berth:schedule"] = ADMIN_OR_SERVICE
+# GET /berth/v1/scheduler (the effective scheduler configuration): for the same callers.
+EXTENSION_DEFAULTS["berth:scheduler:show"] = ADMIN_OR_SERVICE
 
 SECURE_DEFAULTS: dict[str, str] = {**BASE_RULES, **OPERATION_DEFAULTS, **EXTENSION_DEFAULTS}
 

@@ -25,6 +25,7 @@ from berth.api.handlers import (
     resource_providers,
     root,
     schedule,
+    scheduler_config,
     server_groups,
     topology,
     traits,
@@ -145,6 +146,7 @@ ROUTES: dict[str, list[Route]] = {
     "/berth/v1/hosts/{uuid}/build_results": [Route("POST", host_stats.report_build_result)],
     "/berth/v1/hosts/{uuid}/stats": [Route("GET", host_stats.get_stats)],
     "/berth/v1/schedule": [Route("POST", schedule.schedule)],
+    "/berth/v1/scheduler": [Route("GET", scheduler_config.show_config)],
     "/berth/v1/openapi.json": [Route("GET", openapi.show)],
 }
 

@@ -8,6 +8,7 @@ import click
 
 from berth.api.policy import PolicyFileError
 from berth.api.state import ApiConfig
+from berth.cli import scheduler_file
 from berth.cli.why import schedule_cmd
 from berth.db import migrate
 from berth.db.engine import Store, default_url
@@ -65,6 +66,21 @@ def main() -> None:
     type=click.IntRange(1, 100_000),
     help="Largest batch of POST /berth/v1/provider_trees (berth's bulk-load extension).",
 )
+@click.option(
+    scheduler_file.OPTION,
+    "scheduler_config",
+    envvar="BERTH_SCHEDULER_CONFIG",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML/JSON scheduler configuration: filters, weights, strategy, limits, PCI "
+    "aliases (env BERTH_SCHEDULER_CONFIG).",
+)
+@click.option(
+    "--scheduler-strategy",
+    type=click.Choice(["pack", "spread"]),
+    default=None,
+    help="Fill hosts up (pack) or prefer the emptiest (spread); overrides the config file.",
+)
 def serve_cmd(
     host: str,
     port: int,
@@ -76,8 +92,11 @@ def serve_cmd(
     cors_allowed_origin: tuple[str, ...],
     cors_allow_header: tuple[str, ...],
     bulk_max_providers: int,
+    scheduler_config: Path | None,
+    scheduler_strategy: str | None,
 ) -> None:
     """Serve the Placement API (creates or upgrades the database first)."""
+    scheduler = scheduler_file.load(scheduler_config, scheduler_strategy)
     api = ApiConfig(
         auth=auth,
         policy_defaults=policy_defaults,
@@ -89,7 +108,12 @@ def serve_cmd(
     try:
         serve(
             ServerSettings(
-                database_url=database_url, host=host, port=port, workers=workers, api=api
+                database_url=database_url,
+                host=host,
+                port=port,
+                workers=workers,
+                api=api,
+                scheduler=scheduler,
             )
         )
     except PolicyFileError as exc:

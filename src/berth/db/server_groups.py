@@ -9,6 +9,10 @@ changed the membership in between, the swap matches no row, ``ConcurrentUpdate``
 rolls the whole claim back, and the worker re-reads and decides again. Nothing is locked
 while anyone decides; the group row is locked only from the swap to the commit.
 
+The scheduler's claim uses ``lock`` instead: it moves the generation on unconditionally
+(taking the row lock), reads the members under it and checks the group's rule against
+them, so concurrent claims that do not actually conflict both commit.
+
 Every writer here touches the group row first and the member rows after it, so two
 writers of one group never wait on each other in opposite orders.
 
@@ -18,6 +22,7 @@ The resident index knows nothing of server groups, so nothing here writes the ch
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, delete, insert, select, update
@@ -165,9 +170,7 @@ def delete_group(conn: Connection, uuid: str) -> None:
     conn.execute(delete(SG).where(SG.c.id == group.id))
 
 
-def members(
-    conn: Connection, group_ids: Iterable[int]
-) -> dict[int, list[tuple[str, int | None]]]:
+def members(conn: Connection, group_ids: Iterable[int]) -> dict[int, list[tuple[str, int | None]]]:
     """For each group id: its members as (consumer uuid, root provider id or None), in the
     order they joined. Every requested id is a key, a group without members included."""
     wanted = sorted(set(group_ids))
@@ -224,10 +227,40 @@ def add_members(
     404 for an unknown group, 400 when a root id is not a root provider.
     """
     group = get(conn, group_uuid)
+    new_generation = _swap(conn, group, expected_generation)
+    _upsert_members(conn, group, placements)
+    return new_generation
+
+
+def lock(conn: Connection, group_uuid: str) -> tuple[ServerGroup, list[tuple[str, int | None]]]:
+    """Move the group's generation on (taking its row lock until the transaction ends)
+    and read its members (consumer, host root id) under that lock: what a claim checks
+    the group's rule against before ``record_members``. Concurrent claims on one group
+    queue here; each sees every member committed before it. 404 for an unknown group."""
+    group = get(conn, group_uuid)
+    generation = _bump(conn, group)
+    rows = conn.execute(
+        select(SGM.c.consumer_uuid, SGM.c.root_provider_id).where(SGM.c.group_id == group.id)
+    )
+    current = [(str(c), None if r is None else int(r)) for c, r in rows]
+    return replace(group, generation=generation), current
+
+
+def record_members(
+    conn: Connection, group: ServerGroup, placements: Sequence[tuple[str, int | None]]
+) -> None:
+    """Add (consumer uuid, root provider id) members to a group ``lock`` holds (as
+    ``add_members`` does, without a second generation move)."""
+    _upsert_members(conn, group, placements)
+
+
+def _upsert_members(
+    conn: Connection, group: ServerGroup, placements: Sequence[tuple[str, int | None]]
+) -> None:
+    group_uuid = group.uuid
     placed = dict(placements)
     roots = {r for r in placed.values() if r is not None}
     _check_roots(conn, roots)
-    new_generation = _swap(conn, group, expected_generation)
     existing: set[str] = set()
     if placed:
         existing.update(
@@ -265,7 +298,6 @@ def add_members(
         raise ConcurrentUpdate(
             f"A host of server group {group_uuid} was deleted concurrently. Please retry"
         ) from exc
-    return new_generation
 
 
 def remove_member(conn: Connection, group_uuid: str, consumer_uuid: str) -> int:

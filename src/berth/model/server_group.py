@@ -9,6 +9,8 @@ the database keeps them (``berth.db.server_groups``).
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -63,3 +65,35 @@ class GroupMember:
     host_uuid: str | None
     host_name: str | None
     created_at: datetime | None
+
+
+def violation(
+    group: ServerGroup,
+    members: Sequence[tuple[str, int | None]],
+    placing: Sequence[tuple[str, int]],
+) -> str | None:
+    """Why adding ``placing`` (consumer, host root id) to ``members`` (consumer, host or
+    None) would break the group's hard rule, or None when it holds. A consumer in both
+    counts where it is being placed now (a rebuild moves it). Soft policies never break.
+
+    The claim asks this with the members read under the group's row lock, so only a
+    real conflict (two schedulers choosing the same host for an anti-affinity group, or
+    different hosts for an affinity group) costs a re-decision, not every concurrent
+    change of the membership."""
+    moving = {consumer for consumer, _ in placing}
+    hosts = [root for consumer, root in members if root is not None and consumer not in moving]
+    hosts += [root for _, root in placing]
+    if group.policy == AFFINITY and len(set(hosts)) > 1:
+        return (
+            f"affinity of group {group.name} needs one host, members would be on {len(set(hosts))}"
+        )
+    limit = group.per_host_limit
+    if limit is not None:
+        counts = Counter(hosts)
+        crowded = sorted(root for root, n in counts.items() if n > limit)
+        if crowded:
+            return (
+                f"anti-affinity of group {group.name} allows {limit} member(s) per host; "
+                f"host id(s) {crowded} would hold more"
+            )
+    return None

@@ -6,10 +6,13 @@ optimistic rules as the rest of berth:
 
 * capacity: the single committer (``berth.db.allocations.replace``) locks the providers
   it allocates from, in id order, and refuses any overcommit;
-* the server group: its generation, read when deciding, is compared-and-swapped; a
-  concurrent scheduler that placed a member meanwhile makes this claim lose, and the
-  decision is made again with the new member list (so anti-affinity and
-  ``max_server_per_host`` hold however many schedulers race on one group);
+* the server group: its row is locked (its generation moved on) and its members read
+  under that lock; the group's rule is checked again with this claim's instances added
+  (``berth.model.server_group.violation``). Claims on one group queue on that row, each
+  sees every member committed before it, so affinity, anti-affinity and
+  ``max_server_per_host`` hold however many schedulers race; only a real conflict (the
+  same host taken for an anti-affinity group) makes the decision be made again, not
+  every concurrent change of the membership;
 * NUMA/PCI: each host's recorded assignments are read again after its root provider is
   locked, and the new assignment must not take a pinned CPU, a device, pages or memory
   someone else now holds.
@@ -28,6 +31,7 @@ from berth.model.allocation import ConsumerAllocations
 from berth.model.errors import ConflictError
 from berth.model.guest import Assignment, GuestTopology, NoFit, PciRequest
 from berth.model.schedule import ScheduleRequest
+from berth.model.server_group import violation
 from berth.model.topology import SMALL_PAGE_KB, HostTopology, HostUsage
 from berth.scheduler.filters.pci_passthrough import choose_devices
 from berth.scheduler.numa import consume, fit
@@ -69,18 +73,13 @@ def commit(
             allocations.replace(conn, batch)
         except ConflictError as exc:
             raise LostRace(f"capacity moved on: {exc.message}") from exc
-        group = decision.group_uuid
-        if group is not None:
-            assert decision.group_generation is not None
-            try:
-                server_groups.add_members(
-                    conn,
-                    group,
-                    [(p.instance_uuid, p.root_id) for p in decision.placements],
-                    decision.group_generation,
-                )
-            except ConflictError as exc:
-                raise LostRace(f"server group {group} changed: {exc.message}") from exc
+        if decision.group_uuid is not None:
+            group, members = server_groups.lock(conn, decision.group_uuid)
+            placing = [(p.instance_uuid, p.root_id) for p in decision.placements]
+            broken = violation(group, members, placing)
+            if broken is not None:
+                raise LostRace(f"server group {group.uuid} changed: {broken}")
+            server_groups.record_members(conn, group, placing)
         assigned = [p for p in decision.placements if p.assignment is not None]
         if not assigned:
             return

@@ -55,22 +55,20 @@ RESOURCE_WEIGHERS = frozenset({"RAMWeigher", "CPUWeigher", "DiskWeigher"})
 
 @dataclass(frozen=True, slots=True)
 class SchedulerConfig:
-    """``candidate_limit`` bounds the Placement pre-filter (Nova's max_placement_results);
+    """There is no cap on the Placement pre-filter (Nova's ``max_placement_results``):
+    berth screens every host as columns, so no candidate is left unseen.
     ``max_attempts`` bounds re-decisions after a lost claim; ``io_ops_window_s`` is how
     far back a claim still counts as an operation in progress on its host."""
 
     filters: tuple[str, ...] = DEFAULT_FILTERS
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     strategy: Strategy = Strategy.SPREAD
-    candidate_limit: int = 1000
-    max_attempts: int = 4
+    max_attempts: int = 8
     default_availability_zone: str = "nova"
     io_ops_window_s: float = 300.0
     pci_aliases: Mapping[str, PciAlias] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.candidate_limit < 1:
-            raise InvalidError("scheduler candidate_limit must be at least 1")
         if self.max_attempts < 1:
             raise InvalidError("scheduler max_attempts must be at least 1")
 

@@ -24,6 +24,7 @@ overcommit or a broken group rule.
 from __future__ import annotations
 
 import itertools
+import random
 from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -133,9 +134,14 @@ class Pipeline:
         self.weighers = weighers
         self.topology_cache = TopologyCache()
 
-    def decide(self, store: Store, request: ScheduleRequest, spec: Translated) -> Decision:
+    def decide(
+        self, store: Store, request: ScheduleRequest, spec: Translated, attempt: int = 1
+    ) -> Decision:
+        """Decide on current state. ``attempt`` > 1 means the previous decision lost its
+        claim to a racing scheduler: then the pick is spread at random over the best
+        2^(attempt-1) hosts, since racers rank alike and would collide again."""
         with resident.for_store(store).reading() as (conn, index):
-            return self._decide(store, conn, index, request, spec)
+            return self._decide(store, conn, index, request, spec, 2 ** (attempt - 1))
 
     def _decide(
         self,
@@ -144,6 +150,7 @@ class Pipeline:
         index: CloudIndex,
         request: ScheduleRequest,
         spec: Translated,
+        spread: int = 1,
     ) -> Decision:
         query = prefilter_request(spec)
         everyone = feasible.host_roots(index)
@@ -196,7 +203,7 @@ class Pipeline:
                 for name, rejection in base_named:
                     ex.reject(name, rejection)
                 ctx = Context(request, spec, facts, self.config, dict(planned), dict(usage))
-                picked = self._pick(index, hosts, ctx, query, ex, named)
+                picked = self._pick(index, hosts, ctx, query, ex, named, spread)
                 first = first or ex
                 if picked is None:
                     ex.chosen.extend(p.host_name for p in placements)
@@ -260,6 +267,7 @@ class Pipeline:
         query: CandidateRequest,
         ex: Explanation,
         named: dict[int, str],
+        spread: int = 1,
     ) -> tuple[int, AllocationRequest, Assignment | None, float] | None:
         survivors = hosts
         for f in self.filters:
@@ -289,6 +297,10 @@ class Pipeline:
         one = replace(query, limit=1)
         exact = ctx.spec.guest is not None or bool(ctx.spec.pci)
         order = ranking.best_first()
+        if spread > 1:
+            top = list(itertools.islice(order, spread))
+            random.shuffle(top)
+            order = itertools.chain(top, order)
         ahead: deque[int] = deque()
         for place in itertools.count():
             if exact and place in _PREFETCH_AT:

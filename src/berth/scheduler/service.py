@@ -38,7 +38,7 @@ class Scheduler:
         request = self._resolve_group(request)
         lost: list[str] = []
         for attempt in range(1, self.config.max_attempts + 1):
-            decision = self.pipeline.decide(self.store, request, spec)
+            decision = self.pipeline.decide(self.store, request, spec, attempt=attempt)
             decision.attempts = attempt
             decision.notes.extend(lost)
             if not decision.ok or request.dry_run:
