@@ -22,6 +22,10 @@ request kind, each for ``--seconds`` with ``--clients`` concurrent clients loopi
 * ``no_valid_host``: requests nothing can serve (too big, an unknown physnet, a full
   group), to show that failures come back fast and explained.
 
+Before each phase the database's planner statistics are refreshed (``ANALYZE``): this
+machine's PostgreSQL runs with autovacuum off, and the phases grow the allocation tables
+by tens of thousands of rows, which autovacuum's auto-analyze would otherwise follow.
+
 Every answer is checked: each stage's reason counts add up to the hosts it removed, and a
 failure's stages account for every host (so every rejection carries a reason). After the
 run ``sched_audit`` checks every provider's capacity, the allocations against the
@@ -276,6 +280,12 @@ def _mixed(c: Client, r: PhaseResult) -> None:
     random_step(c, r)
 
 
+def _warm_up(c: Client, r: PhaseResult) -> None:
+    """Dry runs (nothing claimed): every worker's resident index takes in the freshly
+    loaded cloud before anything is timed."""
+    c.schedule({"flavor": PLAIN, "dry_run": True}, r)
+
+
 PHASES: dict[str, Step] = {
     "plain": _plain,
     "plain_x100": _plain_x100,
@@ -379,8 +389,13 @@ def main() -> int:
         )
         print(f"  {report['load']}", file=sys.stderr, flush=True)
         shared = Shared()
+        sched_audit.analyze(db_url)
+        warm = run_phase(url, shared, _warm_up, args.clients * 2, 5.0, 0, args.hosts)
+        report["warm_up"] = {"requests": warm["requests"], "statuses": warm["statuses"]}
         report["phases"] = {}
+        report["analyze_between_phases"] = db_url.startswith("postgresql")
         for i, name in enumerate(args.phases.split(",")):
+            sched_audit.analyze(db_url)
             result = run_phase(
                 url, shared, PHASES[name], args.clients, args.seconds, i + 1, args.hosts
             )

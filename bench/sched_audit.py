@@ -26,6 +26,31 @@ import sqlalchemy as sa
 Ledger = dict[tuple[str, str, str], int]  # (consumer, provider uuid, class) -> amount
 
 
+def driver_url(database_url: str) -> str:
+    """berth's URL form (``postgresql://``, ``mysql://``) with the driver SQLAlchemy needs."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+psycopg://"),
+        ("mysql://", "mysql+pymysql://"),
+    ):
+        if database_url.startswith(plain):
+            return driver + database_url[len(plain) :]
+    return database_url
+
+
+def analyze(database_url: str) -> None:
+    """Refresh PostgreSQL's planner statistics. This machine's server runs with
+    autovacuum off, so nothing would: a table loaded (or grown by a phase) after the last
+    ANALYZE is planned as if empty, with sequential scans autovacuum would have avoided.
+    The benchmark does what autovacuum's auto-analyze does, after the load and between
+    phases."""
+    if not database_url.startswith("postgresql"):
+        return
+    engine = sa.create_engine(driver_url(database_url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text("ANALYZE"))
+    engine.dispose()
+
+
 def _rows(conn: sa.Connection, sql: str) -> list[Any]:
     return list(conn.execute(sa.text(sql)))
 
@@ -36,14 +61,7 @@ def audit(
     groups: dict[str, tuple[str, set[str]]],
 ) -> dict[str, Any]:
     """``groups``: group uuid -> (policy, acknowledged instance uuids)."""
-    url = database_url
-    for plain, driver in (
-        ("postgresql://", "postgresql+psycopg://"),
-        ("mysql://", "mysql+pymysql://"),
-    ):
-        if url.startswith(plain):
-            url = driver + url[len(plain) :]
-    engine = sa.create_engine(url)
+    engine = sa.create_engine(driver_url(database_url))
     out: dict[str, Any] = {"examples": []}
 
     def note(text: str) -> None:

@@ -11,7 +11,9 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from berth.db import (
@@ -29,8 +31,11 @@ from berth.model.errors import InvalidError
 from berth.model.inventory import Inventory
 from berth.model.schedule import Flavor, ScheduleRequest, ServerGroupPolicy, ServerGroupRef
 from berth.model.topology import HostCell, HostTopology
+from berth.query import feasible, resident
+from berth.query.candidates import find_in
 from berth.scheduler import claim
 from berth.scheduler.config import SchedulerConfig, Strategy
+from berth.scheduler.pipeline import materialize
 from berth.scheduler.service import Scheduler
 from berth.scheduler.specs import translate
 
@@ -297,6 +302,42 @@ def test_a_claim_whose_cpus_were_taken_refits_on_the_locked_host(store: Store) -
 def providers_id(store: Store, rp: str) -> int:
     with store.read() as conn:
         return providers.get(conn, rp).id
+
+
+def test_materialize_matches_the_engine(store: Store) -> None:
+    """The direct path for one-provider hosts gives exactly what the engine restricted to
+    the host gives: the root's allocation when it fits, nothing when it does not; and a
+    host a sharing provider serves goes through the engine (its disk may come from the
+    share)."""
+    _host(store, "roomy")
+    _host(store, "tight", memory_mb=1024)
+    agg = str(uuid.uuid4())
+    _host(store, "shared-disk", disk_gb=1, aggs=[agg])
+    share = _host(
+        store,
+        "nfs",
+        vcpu=0,
+        memory_mb=0,
+        disk_gb=1000,
+        aggs=[agg],
+        extra_traits=["MISC_SHARES_VIA_AGGREGATE"],
+    )
+    spec = translate(_request(SMALL), {})
+    query = replace(spec.candidate_request(limit=None), limit=1)
+    with resident.for_store(store).reading() as (_, index):
+        for root in feasible.host_roots(index).tolist():
+            direct = materialize(index, query, int(root))
+            engine = list(find_in(index, query, anchors=np.array([root])).allocation_requests)
+            assert direct == engine, index.node(int(root)).name
+        by_name = {index.node(int(r)).name: int(r) for r in feasible.host_roots(index)}
+        assert by_name["shared-disk"] in feasible.shared_roots(index)
+        assert by_name["roomy"] not in feasible.shared_roots(index)
+        (got,) = materialize(index, query, by_name["roomy"])
+        assert {a.resource_class for a in got.allocations} == {"VCPU", "MEMORY_MB", "DISK_GB"}
+        assert materialize(index, query, by_name["tight"]) == []
+        (via_share,) = materialize(index, query, by_name["shared-disk"])
+        disk = [a for a in via_share.allocations if a.resource_class == "DISK_GB"]
+        assert [index.node(a.provider_id).uuid for a in disk] == [share]
 
 
 def test_eight_racing_schedulers_never_break_anti_affinity(db_url: str) -> None:

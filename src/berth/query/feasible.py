@@ -70,6 +70,18 @@ def host_roots(index: CloudIndex) -> IntArray:
     return cached
 
 
+def shared_roots(index: CloudIndex) -> frozenset[int]:
+    """Roots some sharing provider serves (their candidates may draw from it). Cached on
+    the index until its trees change."""
+    cached = index.derived.get("shared_roots")
+    if cached is None:
+        served: set[int] = set()
+        for pid in index.trait_members.get(SHARES_VIA_AGGREGATE, ()):
+            served.update(index.anchors(pid))
+        cached = index.derived["shared_roots"] = frozenset(served)
+    return cached
+
+
 def _forbidden_providers(index: CloudIndex, group: RequestGroup) -> set[int]:
     return index.having_any(group.traits.forbidden) if group.traits.forbidden else set()
 

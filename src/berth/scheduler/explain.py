@@ -121,7 +121,35 @@ class Explanation:
                 }
                 for t in self._stages.values()
             ],
-            "hosts": {
-                host: [r.as_json() for r in reasons] for host, reasons in self._all.items()
-            },
+            "hosts": {host: [r.as_json() for r in reasons] for host, reasons in self._all.items()},
         }
+
+
+class Recorder:
+    """Stage declarations and rejections recorded once and replayed into the
+    ``Explanation`` of every instance of a request: what the pre-filter, the host hints
+    and the filters that do not depend on earlier instances (``Filter.per_instance``
+    false) found is the same for all of them, so it is computed once per decision."""
+
+    def __init__(self) -> None:
+        self._events: list[tuple[str, str, str, Rejection | None, int]] = []
+
+    def stage(self, name: str) -> None:
+        self._events.append(("stage", name, "", None, 0))
+
+    def reject(self, host: str, rejection: Rejection) -> None:
+        self._events.append(("reject", host, "", rejection, 0))
+
+    def reject_many(self, stage: str, reason: str, count: int) -> None:
+        if count:
+            self._events.append(("many", stage, reason, None, count))
+
+    def replay(self, into: Explanation) -> None:
+        for kind, name, reason, rejection, count in self._events:
+            if kind == "stage":
+                into.stage(name)
+            elif kind == "reject":
+                assert rejection is not None
+                into.reject(name, rejection)
+            else:
+                into.reject_many(name, reason, count)

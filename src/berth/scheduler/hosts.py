@@ -66,12 +66,21 @@ class Hosts:
         """Count ``amounts`` as used on host ``root`` (an instance this request planned
         there), in every column computed now or later."""
         planned = self._planned.setdefault(root, {})
-        pos = self.position(root)
         for rc, amount in amounts.items():
             planned[rc] = planned.get(rc, 0) + amount
-            cached = self._totals.get(rc)
-            if cached is not None and pos is not None:
-                cached[1][pos] += amount
+        self._charge_cached(root, amounts)
+
+    def _charge_cached(self, root: int, amounts: dict[str, int]) -> None:
+        """Add ``amounts`` to the columns computed so far here and in every parent, so a
+        column sliced from a parent later is as current as one computed now."""
+        pos = self.position(root)
+        if pos is not None:
+            for rc, amount in amounts.items():
+                cached = self._totals.get(rc)
+                if cached is not None:
+                    cached[1][pos] += amount
+        if self._parent is not None:
+            self._parent[0]._charge_cached(root, amounts)
 
     # -- per host -----------------------------------------------------------------
 

@@ -70,9 +70,14 @@ PASS = Verdict()
 
 
 class Filter(Protocol):
-    """Removes hosts that cannot take one more instance of this request."""
+    """Removes hosts that cannot take one more instance of this request.
+
+    ``per_instance`` says whether the verdict can change between the instances of one
+    request (it reads ``Context.planned`` or ``Context.usage``); filters that cannot, run
+    once per decision when they come before every filter that can."""
 
     name: ClassVar[str]
+    per_instance: ClassVar[bool]
 
     def filter(self, hosts: Hosts, ctx: Context) -> Verdict: ...
 

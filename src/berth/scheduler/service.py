@@ -78,8 +78,7 @@ class Scheduler:
             )
         if group.policy != ref.policy.value:
             raise InvalidError(
-                f"server_group {group.uuid} has policy {group.policy}, "
-                f"not {ref.policy.value}"
+                f"server_group {group.uuid} has policy {group.policy}, not {ref.policy.value}"
             )
         if ref.uuid is None:
             request = replace(request, server_group=replace(ref, uuid=group.uuid))

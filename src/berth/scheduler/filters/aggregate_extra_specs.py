@@ -29,6 +29,7 @@ def _unmatched(match: SpecMatch, key: str) -> Callable[[Described], bool]:
 
 class AggregateInstanceExtraSpecsFilter:
     name: ClassVar[str] = "AggregateInstanceExtraSpecsFilter"
+    per_instance: ClassVar[bool] = False
 
     def filter(self, hosts: Hosts, ctx: Context) -> Verdict:
         specs = ctx.spec.aggregate_specs

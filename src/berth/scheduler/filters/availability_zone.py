@@ -27,6 +27,7 @@ def _zones(meta: Described, default: str) -> frozenset[str]:
 
 class AvailabilityZoneFilter:
     name: ClassVar[str] = "AvailabilityZoneFilter"
+    per_instance: ClassVar[bool] = False
 
     def filter(self, hosts: Hosts, ctx: Context) -> Verdict:
         wanted = ctx.request.availability_zone
@@ -38,6 +39,8 @@ class AvailabilityZoneFilter:
         )
         return Verdict(
             ((f"not in availability zone {wanted}", outside),),
-            detail=lambda pos: f"host {hosts.name(pos)} is in zone(s) "
-            + ", ".join(sorted(host_zones(hosts, pos, ctx))),
+            detail=lambda pos: (
+                f"host {hosts.name(pos)} is in zone(s) "
+                + ", ".join(sorted(host_zones(hosts, pos, ctx)))
+            ),
         )

@@ -17,6 +17,7 @@ DISABLED = "COMPUTE_STATUS_DISABLED"
 
 class ComputeFilter:
     name: ClassVar[str] = "ComputeFilter"
+    per_instance: ClassVar[bool] = False
 
     def filter(self, hosts: Hosts, ctx: Context) -> Verdict:
         disabled = hosts.with_trait(DISABLED)

@@ -61,6 +61,7 @@ def meets(caps: HostCapabilities, req: Requirement) -> bool:
 
 class ComputeCapabilitiesFilter:
     name: ClassVar[str] = "ComputeCapabilitiesFilter"
+    per_instance: ClassVar[bool] = False
 
     def filter(self, hosts: Hosts, ctx: Context) -> Verdict:
         reqs = ctx.spec.capabilities

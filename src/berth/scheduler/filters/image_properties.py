@@ -79,6 +79,7 @@ def _triple_text(triple: Sequence[str | None]) -> str:
 
 class ImagePropertiesFilter:
     name: ClassVar[str] = "ImagePropertiesFilter"
+    per_instance: ClassVar[bool] = False
 
     def filter(self, hosts: Hosts, ctx: Context) -> Verdict:
         image = ctx.spec.image

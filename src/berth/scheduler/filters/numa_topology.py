@@ -46,9 +46,7 @@ def named_positions(hosts: Hosts, ctx: Context) -> list[int]:
     if not names:
         return []
     return [
-        pos
-        for pos in range(len(hosts))
-        if hosts.name(pos) in names or hosts.uuid(pos) in names
+        pos for pos in range(len(hosts)) if hosts.name(pos) in names or hosts.uuid(pos) in names
     ]
 
 
@@ -59,6 +57,7 @@ class NUMATopologyFilter:
     needs one. Hosts the request names are fitted here so their exact reason shows."""
 
     name: ClassVar[str] = "NUMATopologyFilter"
+    per_instance: ClassVar[bool] = True
 
     def filter(self, hosts: Hosts, ctx: Context) -> Verdict:
         guest = ctx.spec.guest

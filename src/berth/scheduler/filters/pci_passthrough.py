@@ -66,6 +66,7 @@ class PciPassthroughFilter:
     NUMATopologyFilter). Hosts the request names are checked here for their reason."""
 
     name: ClassVar[str] = "PciPassthroughFilter"
+    per_instance: ClassVar[bool] = True
 
     def filter(self, hosts: Hosts, ctx: Context) -> Verdict:
         requests = ctx.spec.pci

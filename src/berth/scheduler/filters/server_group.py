@@ -39,6 +39,7 @@ def _group_label(ctx: Context) -> str:
 
 class ServerGroupAffinityFilter:
     name: ClassVar[str] = "ServerGroupAffinityFilter"
+    per_instance: ClassVar[bool] = True
 
     def filter(self, hosts: Hosts, ctx: Context) -> Verdict:
         group = ctx.facts.group
@@ -56,6 +57,7 @@ class ServerGroupAffinityFilter:
 
 class ServerGroupAntiAffinityFilter:
     name: ClassVar[str] = "ServerGroupAntiAffinityFilter"
+    per_instance: ClassVar[bool] = True
 
     def filter(self, hosts: Hosts, ctx: Context) -> Verdict:
         group = ctx.facts.group
@@ -65,6 +67,8 @@ class ServerGroupAntiAffinityFilter:
         counts = members_on(hosts, ctx)
         return Verdict(
             ((f"would break anti-affinity of group {_group_label(ctx)}", counts >= limit),),
-            detail=lambda pos: f"host {hosts.name(pos)} already holds {int(counts[pos])} "
-            f"member(s) of group {_group_label(ctx)} (at most {limit} per host)",
+            detail=lambda pos: (
+                f"host {hosts.name(pos)} already holds {int(counts[pos])} "
+                f"member(s) of group {_group_label(ctx)} (at most {limit} per host)"
+            ),
         )

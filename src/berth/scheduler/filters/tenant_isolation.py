@@ -35,6 +35,7 @@ def allowed_projects(hosts: Hosts, pos: int, ctx: Context) -> frozenset[str] | N
 
 class AggregateMultiTenancyIsolation:
     name: ClassVar[str] = "AggregateMultiTenancyIsolation"
+    per_instance: ClassVar[bool] = False
 
     def filter(self, hosts: Hosts, ctx: Context) -> Verdict:
         project = ctx.request.project_id
@@ -48,6 +49,8 @@ class AggregateMultiTenancyIsolation:
         mask = ctx.facts.metadata.per_host(hosts.roots, refused, bool)
         return Verdict(
             ((f"reserved for other projects than {project}", mask),),
-            detail=lambda pos: f"host {hosts.name(pos)} is reserved for "
-            + ", ".join(sorted(allowed_projects(hosts, pos, ctx) or ())),
+            detail=lambda pos: (
+                f"host {hosts.name(pos)} is reserved for "
+                + ", ".join(sorted(allowed_projects(hosts, pos, ctx) or ()))
+            ),
         )
