@@ -210,7 +210,8 @@ class Client:
         if ok:
             result.placed += len(data["placements"])
             result.attempts[int(data.get("attempts", 1))] += 1
-            self.shared.record(data, group)
+            if data.get("claimed"):  # a dry run (the warm-up) holds nothing
+                self.shared.record(data, group)
         else:
             for stage in data.get("explanation", {}).get("stages", []):
                 for reason, n in stage.get("reasons", {}).items():

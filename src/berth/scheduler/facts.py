@@ -32,8 +32,10 @@ from berth.db.engine import Store
 from berth.db.snapshot import ReadTx as Connection
 from berth.model.capabilities import HostCapabilities
 from berth.model.server_group import ServerGroup
+from berth.query.activity import RecentClaims
 from berth.query.index import CloudIndex
 from berth.scheduler.host_metadata import HostMetadata
+from berth.scheduler.hosts import PerHost
 from berth.scheduler.specs import Translated
 from berth.scheduler.topology_view import Topologies, TopologyCache, TopologyView, Usages
 
@@ -47,10 +49,10 @@ class Facts:
     metadata: HostMetadata = field(default_factory=lambda: HostMetadata(None, {}))
     group: ServerGroup | None = None
     group_members: Mapping[int, int] = field(default_factory=dict)
-    failures: Mapping[int, int] = field(default_factory=dict)
+    failures: PerHost = field(default_factory=lambda: PerHost({}))
     topo_view: TopologyView = field(default_factory=TopologyView.empty)
-    instances: Mapping[int, int] = field(default_factory=dict)
-    recent: Mapping[int, int] = field(default_factory=dict)
+    instances: PerHost = field(default_factory=lambda: PerHost({}))
+    recent: PerHost | RecentClaims = field(default_factory=lambda: PerHost({}))
     # root -> registered capabilities (hosts that registered none absent); loaded only
     # when ``needs_capabilities``
     capabilities: Mapping[int, HostCapabilities] = field(default_factory=dict)
@@ -131,7 +133,7 @@ def load(
             cache = topology_cache or TopologyCache()
             view = TopologyView(store, cache, topology.topology_generations(conn))
         instances = host_load.instances_by_root(conn, wanted) if instances_needed else {}
-        recent: Mapping[int, int] = {}
+        recent: PerHost | RecentClaims = PerHost({})
         if recent_window_s is not None and index is not None:
             recent = index.activity.recent(recent_window_s)
         capabilities = (
@@ -141,9 +143,9 @@ def load(
         metadata=metadata,
         group=group,
         group_members=dict(placed),
-        failures={root: n for root, n in failures.items() if n},
+        failures=PerHost({root: n for root, n in failures.items() if n}),
         topo_view=view,
-        instances=instances,
+        instances=PerHost(instances),
         recent=recent,
         capabilities=capabilities,
     )

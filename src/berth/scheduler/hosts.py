@@ -14,7 +14,7 @@ not counted, as Nova's weighers don't see them either.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,32 @@ from berth.query.capacity import IntArray, Mask
 from berth.query.index import CloudIndex
 
 FloatArray = npt.NDArray[np.float64]
+
+
+class PerHost:
+    """A sparse count per host (root id -> n, absent is 0) as sorted arrays, built once
+    per decision so that every instance's weigher reads it as a column in a few array
+    operations (recent claims cover most of a busy cloud: 10,000 entries)."""
+
+    def __init__(self, counts: Mapping[int, int]) -> None:
+        roots = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        order = np.argsort(roots)
+        self.roots: IntArray = roots[order]
+        self.values: FloatArray = values[order]
+
+    def __len__(self) -> int:
+        return int(self.roots.shape[0])
+
+    def column(self, roots: IntArray) -> FloatArray:
+        """The counts of ``roots`` (aligned with them)."""
+        out = np.zeros(len(roots), dtype=np.float64)
+        if not len(self) or not len(roots):
+            return out
+        pos = np.minimum(np.searchsorted(self.roots, roots), len(self) - 1)
+        found = self.roots[pos] == roots
+        out[found] = self.values[pos[found]]
+        return out
 
 
 class Hosts:

@@ -39,18 +39,18 @@ class BuildFailureWeigher:
     name: ClassVar[str] = "BuildFailureWeigher"
 
     def weigh(self, hosts: Hosts, ctx: Context) -> FloatArray:
-        return -_per_host(hosts, ctx.facts.failures)
+        return -ctx.facts.failures.column(hosts.roots)
 
 
 class IoOpsWeigher:
     name: ClassVar[str] = "IoOpsWeigher"
 
     def weigh(self, hosts: Hosts, ctx: Context) -> FloatArray:
-        return _per_host(hosts, ctx.facts.recent) + _per_host(hosts, ctx.planned)
+        return ctx.facts.recent.column(hosts.roots) + _per_host(hosts, ctx.planned)
 
 
 class NumInstancesWeigher:
     name: ClassVar[str] = "NumInstancesWeigher"
 
     def weigh(self, hosts: Hosts, ctx: Context) -> FloatArray:
-        return _per_host(hosts, ctx.facts.instances) + _per_host(hosts, ctx.planned)
+        return ctx.facts.instances.column(hosts.roots) + _per_host(hosts, ctx.planned)
