@@ -304,6 +304,20 @@ def providers_id(store: Store, rp: str) -> int:
         return providers.get(conn, rp).id
 
 
+def test_io_ops_weigher_steers_away_from_recent_claims(store: Store) -> None:
+    """With only the IoOpsWeigher on (Nova's -1.0), equal hosts take turns: a host that
+    just got a claim ranks below one that did not, as seen through the change log."""
+    for name in ("h0", "h1", "h2"):
+        _host(store, name)
+    weights = dict.fromkeys(SchedulerConfig().weights, 0.0) | {"IoOpsWeigher": -1.0}
+    scheduler = Scheduler(store, SchedulerConfig(weights=weights))
+    chosen = [scheduler.schedule(_request()).placements[0].host_name for _ in range(3)]
+    assert sorted(chosen) == ["h0", "h1", "h2"]
+    # Within one request the planned instances count as well.
+    three = scheduler.schedule(_request(n=3))
+    assert sorted(p.host_name for p in three.placements) == ["h0", "h1", "h2"]
+
+
 def test_materialize_matches_the_engine(store: Store) -> None:
     """The direct path for one-provider hosts gives exactly what the engine restricted to
     the host gives: the root's allocation when it fits, nothing when it does not; and a
