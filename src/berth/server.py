@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from berth import malloc_tuning
 from berth.api.app import PlacementApp
 from berth.api.policy import Enforcer, load_policy_file
 from berth.api.state import ApiConfig, AppState
@@ -64,6 +65,7 @@ def serve(settings: ServerSettings) -> None:
     # Unknown filter or weigher names stop the server here, not in a worker's first request.
     check_names(settings.scheduler)
     migrate.upgrade(Store.from_url(settings.database_url))
+    malloc_tuning.keep_large_buffers()  # inherited by every forked worker
 
     class _Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
