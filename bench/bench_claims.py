@@ -182,14 +182,24 @@ class _Audit:
             self.examples.append(text)
 
 
+async def _get(client: httpx.AsyncClient, url: str) -> httpx.Response:
+    """GET, sent once more if the connection broke before an answer came (a kept-alive
+    connection the server closed as the request went out: 3 of 420,000 audit GETs at
+    100,000 nodes on 2026-11-21). A GET changes nothing, so repeating it is safe."""
+    try:
+        return await client.get(url)
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError):
+        return await client.get(url)
+
+
 async def _audit_provider(
     client: httpx.AsyncClient, audit: _Audit, p: ProviderSpec, acknowledged: Counter[str]
 ) -> None:
     base = f"/resource_providers/{p.uuid}"
     inv, use, alloc = await asyncio.gather(
-        client.get(f"{base}/inventories"),
-        client.get(f"{base}/usages"),
-        client.get(f"{base}/allocations"),
+        _get(client, f"{base}/inventories"),
+        _get(client, f"{base}/usages"),
+        _get(client, f"{base}/allocations"),
     )
     for response in (inv, use, alloc):
         audit.outcomes.record(response, base)
