@@ -29,6 +29,10 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8780
     workers: int = 2
+    # Threads per worker: requests in flight at once. Scheduling requests in flight
+    # together are decided as one batch (berth.scheduler.admission), so more threads
+    # than cores is what lets a busy worker batch; the others wait on the database.
+    threads: int = 64
     api: ApiConfig = field(default_factory=ApiConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 
@@ -39,9 +43,10 @@ def build_app(
     *,
     upgrade: bool = True,
     scheduler: SchedulerConfig | None = None,
+    threads: int | None = None,
 ) -> PlacementApp:
     api = api or ApiConfig()
-    store = Store.from_url(database_url)
+    store = Store.from_url(database_url, connections=_connections(threads))
     if upgrade:
         migrate.upgrade(store)
     overrides = load_policy_file(api.policy_file) if api.policy_file else None
@@ -72,7 +77,7 @@ def serve(settings: ServerSettings) -> None:
             self.cfg.set("bind", f"{settings.host}:{settings.port}")
             self.cfg.set("workers", settings.workers)
             self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 4)
+            self.cfg.set("threads", settings.threads)
             self.cfg.set("timeout", 120)
             self.cfg.set("accesslog", None)
             # berth is managed by signals; a shared ~/.gunicorn control socket would make
@@ -83,10 +88,25 @@ def serve(settings: ServerSettings) -> None:
 
         def load(self) -> Any:
             return build_app(
-                settings.database_url, settings.api, upgrade=False, scheduler=settings.scheduler
+                settings.database_url,
+                settings.api,
+                upgrade=False,
+                scheduler=settings.scheduler,
+                threads=settings.threads,
             )
 
     _Gunicorn().run()
+
+
+# Database connections one worker keeps at most (plus the engine's few for bursts):
+# a thread that finds them all busy waits for one. Two workers stay well inside
+# PostgreSQL's default max_connections of 100, however many threads they run; a
+# scheduling batch uses one connection whatever its size.
+MAX_POOL = 24
+
+
+def _connections(threads: int | None) -> int | None:
+    return None if threads is None else min(threads, MAX_POOL)
 
 
 def _post_fork(server: Any, worker: Any) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from berth.api.policy import Enforcer
 from berth.db.engine import Store
+from berth.scheduler.admission import Admission
 from berth.scheduler.config import SchedulerConfig
-from berth.scheduler.service import Scheduler
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,4 +29,4 @@ class AppState:
     config: ApiConfig = field(default_factory=ApiConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     # Built on first use by POST /berth/v1/schedule (filters and weighers resolved once).
-    schedule_service: Scheduler | None = None
+    schedule_service: Admission | None = None

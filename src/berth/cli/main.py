@@ -35,6 +35,14 @@ def main() -> None:
 @click.option(
     "--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Worker processes."
 )
+@click.option(
+    "--threads",
+    default=64,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Threads per worker (requests in flight; scheduling requests in flight together "
+    "are decided as one batch).",
+)
 @_DB
 @click.option(
     "--auth",
@@ -85,6 +93,7 @@ def serve_cmd(
     host: str,
     port: int,
     workers: int,
+    threads: int,
     database_url: str,
     auth: str,
     policy_defaults: str,
@@ -112,6 +121,7 @@ def serve_cmd(
                 host=host,
                 port=port,
                 workers=workers,
+                threads=threads,
                 api=api,
                 scheduler=scheduler,
             )

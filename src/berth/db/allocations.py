@@ -47,14 +47,13 @@ from sqlalchemy import (
     cast,
     delete,
     func,
-    insert,
     literal_column,
     null,
     select,
     union_all,
 )
 
-from berth.db import changes, consumer_types, consumers, generations, tables
+from berth.db import changes, consumer_types, consumers, generations, many, tables
 from berth.db.engine import Store
 from berth.model.allocation import (
     INCOMPLETE_CONSUMER_ID,
@@ -80,7 +79,6 @@ RC = tables.resource_classes
 CT = tables.consumer_types
 C = tables.consumers
 INV = tables.inventories
-_INSERT = insert(A)
 
 
 @dataclass(slots=True)
@@ -155,7 +153,7 @@ def replace(conn: Connection, batch: Sequence[ConsumerAllocations]) -> None:
         for rc, amount in sorted(res.items())
     ]
     if rows:
-        conn.execute(_INSERT, rows)
+        many.insert_rows(conn, A, rows)
         _check_capacity(conn, batch, names)
     consumers.delete_ids(conn, emptied)
 

@@ -30,9 +30,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select
+from sqlalchemy import Connection, bindparam, delete, func, or_, select
 
-from berth.db import tables
+from berth.db import many, tables
 
 CH = tables.changes
 _KEY = "berth.touched"
@@ -47,7 +47,6 @@ RETENTION = 600.0
 _PRUNE_PROBABILITY = 0.001
 
 # Built once (every request polls): constructing a statement costs more than running it.
-_INSERT = insert(CH)
 _SINCE = select(CH.c.id, CH.c.provider_id).where(CH.c.id > bindparam("last")).order_by(CH.c.id)
 _SINCE_OR_GAPS = (
     select(CH.c.id, CH.c.provider_id)
@@ -95,7 +94,7 @@ def flush(conn: Connection) -> None:
     if not stored:
         return
     stamp = tables.now()
-    conn.execute(_INSERT, [{"provider_id": pid, "created_at": stamp} for pid in stored])
+    many.insert_rows(conn, CH, [{"provider_id": pid, "created_at": stamp} for pid in stored])
     if random.random() < _PRUNE_PROBABILITY:
         conn.execute(delete(CH).where(CH.c.created_at < stamp - timedelta(seconds=RETENTION)))
 

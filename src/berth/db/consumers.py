@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from berth.db import tables
+from berth.db import many, tables
 from berth.model.allocation import Consumer
 from berth.model.errors import ConcurrentUpdate
 
@@ -101,7 +101,7 @@ def create_many(conn: Connection, rows: list[tuple[str, str, str, int | None]]) 
         return
     now = tables.now()
     try:
-        conn.execute(_INSERT, [_new_row(*row, now) for row in rows])
+        many.insert_rows(conn, C, [_new_row(*row, now) for row in rows])
     except IntegrityError as exc:
         raise ConcurrentUpdate(
             "consumer generation conflict - another request created one of the consumers "

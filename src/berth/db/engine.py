@@ -42,9 +42,16 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, connections: int | None = None, **kwargs: Any) -> Engine:
+    """An engine for ``url``. ``connections``: how many threads may hold a connection at
+    once (a server's threads per worker); the pool keeps that many, plus a few more
+    for bursts, instead of SQLAlchemy's default of 5 + 10."""
     url = normalize_url(url)
     backend = make_url(url).get_backend_name()
+    memory = backend == "sqlite" and make_url(url).database in (None, "", ":memory:")
+    if connections is not None and not memory:
+        kwargs.setdefault("pool_size", connections)
+        kwargs.setdefault("max_overflow", 8)
     if backend == "sqlite":
         engine = _sqlite_engine(url, **kwargs)
     else:

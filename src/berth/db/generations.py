@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from sqlalchemy import Connection, Table, bindparam, update
 
-from berth.db import changes, tables
+from berth.db import changes, many, tables
 from berth.model.errors import ConcurrentUpdate
 
 # Generations live in 32-bit integer columns; a client's "seen" value outside that range
@@ -104,6 +104,8 @@ def advance_providers(conn: Connection, provider_ids: list[int]) -> bool:
         return all(advance_provider(conn, pid) for pid in provider_ids)
     changes.touch_usage(conn, provider_ids)
     now = tables.now()
+    if many.supported(conn):
+        return many.advance_generations(conn, _RP, provider_ids, now) == len(provider_ids)
     result = conn.execute(_ADVANCE, [{"pid": pid, "now": now} for pid in provider_ids])
     return result.rowcount == len(provider_ids)
 

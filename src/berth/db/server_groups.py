@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from berth.db import tables
+from berth.db import many, tables
 from berth.model.errors import (
     DUPLICATE_NAME,
     ConcurrentUpdate,
@@ -83,6 +83,15 @@ def _from_row(row: Row[Any]) -> ServerGroup:
 def find(conn: Connection, uuid: str) -> ServerGroup | None:
     row = conn.execute(_select().where(SG.c.uuid == uuid)).first()
     return None if row is None else _from_row(row)
+
+
+def find_many(conn: Connection, uuids: Iterable[str]) -> dict[str, ServerGroup]:
+    """The groups among ``uuids`` that exist, by uuid, in one statement."""
+    wanted = sorted(set(uuids))
+    if not wanted:
+        return {}
+    rows = conn.execute(_select().where(SG.c.uuid.in_(wanted)))
+    return {g.uuid: g for g in map(_from_row, rows)}
 
 
 def get(conn: Connection, uuid: str) -> ServerGroup:
@@ -244,6 +253,60 @@ def lock(conn: Connection, group_uuid: str) -> tuple[ServerGroup, list[tuple[str
     )
     current = [(str(c), None if r is None else int(r)) for c, r in rows]
     return replace(group, generation=generation), current
+
+
+def lock_many(
+    conn: Connection, group_uuids: Iterable[str]
+) -> dict[str, tuple[ServerGroup, list[tuple[str, int | None]]]]:
+    """``lock`` for many groups in three statements whatever their number (a batch of
+    claims touches one group per anti-affinity request): their rows locked in id order
+    (the order every claim follows, so two batches cannot deadlock), their generations
+    moved on, their members read under the locks. 404 for a group that does not exist."""
+    wanted = sorted(set(group_uuids))
+    if not wanted:
+        return {}
+    rows = conn.execute(_select().where(SG.c.uuid.in_(wanted)).order_by(SG.c.id).with_for_update())
+    groups = {g.uuid: g for g in map(_from_row, rows)}
+    for uuid in wanted:
+        if uuid not in groups:
+            raise NotFoundError(f"No server group with uuid {uuid} found")
+    ids = sorted(g.id for g in groups.values())
+    conn.execute(
+        update(SG)
+        .where(SG.c.id.in_(ids))
+        .values(generation=SG.c.generation + 1, updated_at=tables.now())
+    )
+    held = members(conn, ids)
+    return {
+        uuid: (replace(g, generation=g.generation + 1), held[g.id]) for uuid, g in groups.items()
+    }
+
+
+def record_members_many(
+    conn: Connection, placed: Sequence[tuple[ServerGroup, Sequence[tuple[str, int]]]]
+) -> None:
+    """Add new members (consumer uuid, host root id) to groups ``lock_many`` holds, in one
+    INSERT: a scheduler's fresh instances, never members already (their consumers were
+    created by the same claim). 400 for a root that is not a host."""
+    rows = [(g, c, r) for g, members in placed for c, r in members]
+    if not rows:
+        return
+    _check_roots(conn, {r for _, _, r in rows})
+    stamp = tables.now()
+    try:
+        many.insert_rows(
+            conn,
+            SGM,
+            [
+                {"group_id": g.id, "consumer_uuid": c, "root_provider_id": r, "created_at": stamp}
+                for g, c, r in rows
+            ],
+        )
+    except IntegrityError as exc:
+        raise ConcurrentUpdate(
+            "A host of a server group was deleted concurrently, or an instance is already "
+            "a member. Please retry"
+        ) from exc
 
 
 def record_members(

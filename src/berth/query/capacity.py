@@ -50,6 +50,7 @@ class ClassTable:
         self.step = columns["step"]
         self._list: list[int] | None = None
         self._by_root: tuple[IntArray, IntArray] | None = None
+        self._host_pos: tuple[IntArray, IntArray, Mask] | None = None
 
     @classmethod
     def build(cls, rows: Sequence[Row]) -> ClassTable:
@@ -66,6 +67,7 @@ class ClassTable:
             setattr(self, name, columns[name])
         self._list = None
         self._by_root = None
+        self._host_pos = None
 
     def remove(self, pids: Iterable[int]) -> None:
         gone = np.fromiter(pids, dtype=np.int64)
@@ -86,6 +88,22 @@ class ClassTable:
             return False
         self.used[pos] = used
         return True
+
+    def host_positions(self, hosts: IntArray) -> tuple[IntArray, Mask]:
+        """For each row whose root is in ``hosts`` (ascending root ids), the position of
+        that root there; and which rows those are. Remembered for the same ``hosts``
+        array (the index's host list, the same object until the trees change) until this
+        table's rows change: the scheduler sums every class per host for every batch."""
+        cached = self._host_pos
+        if cached is not None and cached[0] is hosts:
+            return cached[1], cached[2]
+        if not len(hosts):
+            return np.zeros(0, dtype=np.int64), np.zeros(len(self), dtype=bool)
+        pos = np.minimum(np.searchsorted(hosts, self.roots), len(hosts) - 1)
+        ours: Mask = hosts[pos] == self.roots
+        where: IntArray = pos[ours]
+        self._host_pos = (hosts, where, ours)
+        return where, ours
 
     def provider_list(self) -> list[int]:
         if self._list is None:

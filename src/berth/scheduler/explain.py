@@ -14,7 +14,7 @@ the whole answer, not just the first obstacle.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -33,41 +33,35 @@ class Rejection:
         return out
 
 
-@dataclass
-class StageTally:
-    """How many hosts one stage removed, by reason."""
-
-    stage: str
-    reasons: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def removed(self) -> int:
-        return sum(self.reasons.values())
-
-
 class Explanation:
     """The running account of one scheduling decision."""
 
     def __init__(self, total_hosts: int, explain_hosts: frozenset[str] = frozenset()) -> None:
         self.total_hosts = total_hosts
         self.explain_hosts = explain_hosts
-        self._stages: dict[str, StageTally] = {}
+        # stage -> reason -> hosts removed; None until the stage removes one (most
+        # stages of most instances remove nobody: no counter is made for them)
+        self._stages: dict[str, Counter[str] | None] = {}
         self._first: dict[str, Rejection] = {}
         self._all: dict[str, list[Rejection]] = {name: [] for name in explain_hosts}
         self.chosen: list[str] = []
 
-    def stage(self, name: str) -> StageTally:
+    def stage(self, name: str) -> None:
         """Declare a stage (in pipeline order) even if it ends up removing nobody."""
+        if name not in self._stages:
+            self._stages[name] = None
+
+    def _tally(self, name: str) -> Counter[str]:
         tally = self._stages.get(name)
         if tally is None:
-            tally = self._stages[name] = StageTally(name)
+            tally = self._stages[name] = Counter()
         return tally
 
     def reject(self, host: str, rejection: Rejection) -> None:
         """Count ``host`` as removed by ``rejection.stage`` (first removal only)."""
         if host not in self._first:
             self._first[host] = rejection
-            self.stage(rejection.stage).reasons[rejection.reason] += 1
+            self._tally(rejection.stage)[rejection.reason] += 1
         if host in self._all:
             self._all[host].append(rejection)
 
@@ -75,7 +69,7 @@ class Explanation:
         """Count ``count`` anonymous hosts at once (a vectorized stage that only names the
         hosts the request asked about, through ``reject``)."""
         if count:
-            self.stage(stage).reasons[reason] += count
+            self._tally(stage)[reason] += count
 
     def note(self, host: str, rejection: Rejection) -> None:
         """An extra reason for an explained host that an earlier stage already removed."""
@@ -87,7 +81,7 @@ class Explanation:
 
     @property
     def removed(self) -> int:
-        return sum(t.removed for t in self._stages.values())
+        return sum(sum(t.values()) for t in self._stages.values() if t)
 
     def why_not(self, host: str) -> list[Rejection]:
         """Every recorded reason for an explained host; the first one otherwise."""
@@ -101,7 +95,8 @@ class Explanation:
         how many hosts were chosen out of how many, then every reason, largest first."""
         counts: Counter[str] = Counter()
         for tally in self._stages.values():
-            counts.update(tally.reasons)
+            if tally:
+                counts.update(tally)
         head = f"{len(self.chosen)}/{self.total_hosts:,} hosts"
         if not counts:
             return head
@@ -115,11 +110,11 @@ class Explanation:
             "chosen": list(self.chosen),
             "stages": [
                 {
-                    "stage": t.stage,
-                    "removed": t.removed,
-                    "reasons": dict(sorted(t.reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+                    "stage": name,
+                    "removed": sum(t.values()) if t else 0,
+                    "reasons": dict(sorted(t.items(), key=lambda kv: (-kv[1], kv[0]))) if t else {},
                 }
-                for t in self._stages.values()
+                for name, t in self._stages.items()
             ],
             "hosts": {host: [r.as_json() for r in reasons] for host, reasons in self._all.items()},
         }

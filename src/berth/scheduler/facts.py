@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from berth.db import (
     aggregate_metadata,
@@ -32,10 +32,9 @@ from berth.db.engine import Store
 from berth.db.snapshot import ReadTx as Connection
 from berth.model.capabilities import HostCapabilities
 from berth.model.server_group import ServerGroup
-from berth.query.activity import RecentClaims
 from berth.query.index import CloudIndex
 from berth.scheduler.host_metadata import HostMetadata
-from berth.scheduler.hosts import PerHost
+from berth.scheduler.hosts import HostCounts, PerHost
 from berth.scheduler.specs import Translated
 from berth.scheduler.topology_view import Topologies, TopologyCache, TopologyView, Usages
 
@@ -51,8 +50,8 @@ class Facts:
     group_members: Mapping[int, int] = field(default_factory=dict)
     failures: PerHost = field(default_factory=lambda: PerHost({}))
     topo_view: TopologyView = field(default_factory=TopologyView.empty)
-    instances: PerHost = field(default_factory=lambda: PerHost({}))
-    recent: PerHost | RecentClaims = field(default_factory=lambda: PerHost({}))
+    instances: HostCounts = field(default_factory=lambda: PerHost({}))
+    recent: HostCounts = field(default_factory=lambda: PerHost({}))
     # root -> registered capabilities (hosts that registered none absent); loaded only
     # when ``needs_capabilities``
     capabilities: Mapping[int, HostCapabilities] = field(default_factory=dict)
@@ -97,6 +96,37 @@ def needs_capabilities(spec: Translated) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class GroupState:
+    """A server group as the database holds it now: its row and its members per host."""
+
+    group: ServerGroup | None
+    members: Mapping[int, int]
+
+
+def load_groups(conn: Connection, uuids: Iterable[str]) -> dict[str, GroupState]:
+    """The groups named by a batch of requests, each with members per host, read in the
+    decision's own read transaction (a group that does not exist maps to no row)."""
+    wanted = set(uuids)
+    found = server_groups.find_many(conn, wanted)
+    out = {uuid: GroupState(None, {}) for uuid in wanted - found.keys()}
+    rows = server_groups.members(conn, [g.id for g in found.values()]) if found else {}
+    for uuid, group in found.items():
+        placed: Counter[int] = Counter()
+        for _, root in rows[group.id]:
+            if root is not None:
+                placed[root] += 1
+        out[uuid] = GroupState(group, dict(placed))
+    return out
+
+
+def with_group(facts: Facts, state: GroupState | None) -> Facts:
+    """``facts`` for a request of this group (``None``: a request without one)."""
+    if state is None:
+        return facts
+    return replace(facts, group=state.group, group_members=state.members)
+
+
 def load(
     store: Store,
     roots: Iterable[int],
@@ -116,36 +146,32 @@ def load(
     ``index``'s memberships) and the hosts with failed builds. Recent claims come from
     ``index`` (``berth.query.activity``), not the database. With ``conn`` (the read
     transaction the resident index was just refreshed in) the facts come from the same
-    snapshot as the index, and no second transaction is opened.
+    snapshot as the index, and no second transaction is opened. The group's part is
+    ``load_groups``/``with_group``: a batch of requests reads its groups once.
     """
-    wanted = sorted(set(roots))
+    # Only per-host reads need the candidate list (10,000 Python ints to sort).
+    wanted = sorted(set(roots)) if instances_needed or capabilities_needed else []
     with _reading(store, conn) as conn:
         metadata = HostMetadata(index, aggregate_metadata.described(conn))
-        group = server_groups.find(conn, group_uuid) if group_uuid is not None else None
-        placed: Counter[int] = Counter()
-        if group is not None:
-            for _, root in server_groups.members(conn, [group.id])[group.id]:
-                if root is not None:
-                    placed[root] += 1
+        groups = load_groups(conn, [group_uuid]) if group_uuid is not None else {}
         failures = host_stats.failures_by_root(conn)
         view = TopologyView.empty()
         if topology_needed:
             cache = topology_cache or TopologyCache()
             view = TopologyView(store, cache, topology.topology_generations(conn))
         instances = host_load.instances_by_root(conn, wanted) if instances_needed else {}
-        recent: PerHost | RecentClaims = PerHost({})
+        recent: HostCounts = PerHost({})
         if recent_window_s is not None and index is not None:
             recent = index.activity.recent(recent_window_s)
         capabilities = (
             host_capabilities.capabilities_by_root(conn, wanted) if capabilities_needed else {}
         )
-    return Facts(
+    facts = Facts(
         metadata=metadata,
-        group=group,
-        group_members=dict(placed),
         failures=PerHost({root: n for root, n in failures.items() if n}),
         topo_view=view,
         instances=PerHost(instances),
         recent=recent,
         capabilities=capabilities,
     )
+    return with_group(facts, groups.get(group_uuid) if group_uuid is not None else None)

@@ -15,6 +15,7 @@ not counted, as Nova's weighers don't see them either.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +52,28 @@ class PerHost:
         return out
 
 
+class HostCounts(Protocol):
+    """Anything that answers a count per host as a column (``PerHost``, recent claims)."""
+
+    def column(self, roots: IntArray) -> FloatArray: ...
+
+
+class PlusCounts:
+    """``base`` plus counts kept beside it: the instances that requests decided earlier
+    in the same batch put on each host, not yet in the database (``extra`` is read live,
+    so it may grow while this is in use)."""
+
+    def __init__(self, base: HostCounts, extra: Mapping[int, int]) -> None:
+        self.base = base
+        self.extra = extra
+
+    def column(self, roots: IntArray) -> FloatArray:
+        out = self.base.column(roots)
+        if self.extra:
+            out = out + PerHost(self.extra).column(roots)
+        return out
+
+
 class Hosts:
     """An ordered set of hosts (root provider ids, ascending) and lazily built columns."""
 
@@ -58,11 +81,9 @@ class Hosts:
         self.index = index
         self.roots = roots
         self._totals: dict[str, tuple[IntArray, IntArray]] = {}
-        # root -> class -> amount this request has planned there (not yet in the index)
-        self._planned: dict[int, dict[str, int]] = {}
         # A subset computes its columns by slicing its parent's (cached there), so the
         # ``num_instances`` loop, which filters anew per instance, sums the cloud once.
-        self._parent: tuple[Hosts, Mask] | None = None
+        self._parent: tuple[Hosts, Mask | IntArray] | None = None
 
     @classmethod
     def all_roots(cls, index: CloudIndex) -> Hosts:
@@ -80,20 +101,30 @@ class Hosts:
             return pos
         return None
 
-    def subset(self, keep: Mask) -> Hosts:
-        """The hosts where ``keep`` is true; computed columns are carried over."""
+    def subset(self, keep: Mask | IntArray) -> Hosts:
+        """The hosts where ``keep`` is true (or at ``keep``'s positions, ascending);
+        computed columns are carried over."""
         out = Hosts(self.index, self.roots[keep])
         out._totals = {rc: (cap[keep], used[keep]) for rc, (cap, used) in self._totals.items()}
-        out._planned = self._planned
         out._parent = (self, keep)
         return out
 
+    def positions_in(self, ancestor: Hosts) -> IntArray:
+        """Where these hosts are in ``ancestor``, a ``Hosts`` they were subset from (by
+        the subsets' own masks: no search over the roots)."""
+        if self is ancestor:
+            return np.arange(len(self), dtype=np.int64)
+        if self._parent is None:
+            return np.searchsorted(ancestor.roots, self.roots)
+        parent, keep = self._parent
+        positions: IntArray = parent.positions_in(ancestor)[keep]
+        return positions
+
     def consume(self, root: int, amounts: dict[str, int]) -> None:
-        """Count ``amounts`` as used on host ``root`` (an instance this request planned
-        there), in every column computed now or later."""
-        planned = self._planned.setdefault(root, {})
-        for rc, amount in amounts.items():
-            planned[rc] = planned.get(rc, 0) + amount
+        """Count ``amounts`` as used on host ``root`` (an instance planned there; negative
+        amounts take one back) in the columns computed so far. The pipeline charges the
+        same amounts to the index (``CloudIndex.adjust_used``), which every column
+        computed later is read from, so those must not add them again."""
         self._charge_cached(root, amounts)
 
     def _charge_cached(self, root: int, amounts: dict[str, int]) -> None:
@@ -138,15 +169,12 @@ class Hosts:
         used = np.zeros(len(self), dtype=np.int64)
         table = self.index.classes.get(rc)
         if table is not None and len(self):
-            pos = np.searchsorted(self.roots, table.roots)
-            pos_clipped = np.minimum(pos, len(self) - 1)
-            ours = self.roots[pos_clipped] == table.roots
-            np.add.at(capacity, pos_clipped[ours], table.capacity[ours])
-            np.add.at(used, pos_clipped[ours], table.used[ours])
-        for root, amounts in self._planned.items():
-            pos_root = self.position(root)
-            if pos_root is not None:
-                used[pos_root] += amounts.get(rc, 0)
+            where, ours = table.host_positions(self.roots)
+            # bincount sums per host an order of magnitude faster than np.add.at (exact:
+            # amounts are integers far below 2**53).
+            size = len(self)
+            capacity = np.bincount(where, table.capacity[ours], size).astype(np.int64)
+            used = np.bincount(where, table.used[ours], size).astype(np.int64)
         self._totals[rc] = (capacity, used)
         return capacity, used
 

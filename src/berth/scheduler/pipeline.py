@@ -26,15 +26,14 @@ from __future__ import annotations
 import itertools
 import random
 from collections import Counter, deque
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from berth.db.engine import Store
-from berth.db.snapshot import ReadTx
 from berth.model.candidates import Allocation, AllocationRequest, CandidateRequest
+from berth.model.errors import DomainError
 from berth.model.guest import Assignment, NoFit
 from berth.model.schedule import ScheduleRequest
 from berth.model.topology import HostUsage
@@ -42,16 +41,19 @@ from berth.query import feasible, resident
 from berth.query.candidates import find_in
 from berth.query.index import CloudIndex
 from berth.scheduler import facts as facts_mod
+from berth.scheduler.batch import BatchState, FactsCache, Mark, run_key
 from berth.scheduler.config import SchedulerConfig
 from berth.scheduler.explain import Explanation, Recorder, Rejection
+from berth.scheduler.facts import Facts
 from berth.scheduler.filters.numa_topology import fit_host
 from berth.scheduler.filters.pci_passthrough import pick_devices
+from berth.scheduler.filters.tenant_isolation import isolates
 from berth.scheduler.hosts import Hosts
 from berth.scheduler.numa import consume
 from berth.scheduler.protocols import Context, Filter, Weigher
+from berth.scheduler.scoreboard import Scoreboard
 from berth.scheduler.specs import Translated
 from berth.scheduler.topology_view import TopologyCache
-from berth.scheduler.weighing import rank
 
 PLACEMENT_STAGE = "placement"
 _NO_COMBINATION = "no combination of its providers satisfies every request group"
@@ -100,17 +102,6 @@ def prefilter_request(spec: Translated) -> CandidateRequest:
     return spec.candidate_request(limit=None)
 
 
-@contextmanager
-def _charged(index: CloudIndex) -> Iterator[list[tuple[int, str, int]]]:
-    """Charge planned allocations to the index while deciding; always undone after."""
-    charged: list[tuple[int, str, int]] = []
-    try:
-        yield charged
-    finally:
-        for pid, rc, amount in reversed(charged):
-            index.adjust_used(pid, rc, -amount)
-
-
 def _host_amounts(index: CloudIndex, root: int, areq: AllocationRequest) -> dict[str, int]:
     """What ``areq`` takes from the host's own tree, per class (not sharing providers)."""
     out: dict[str, int] = {}
@@ -121,7 +112,7 @@ def _host_amounts(index: CloudIndex, root: int, areq: AllocationRequest) -> dict
 
 
 class Pipeline:
-    """The configured filters and weighers, applied to one request at a time."""
+    """The configured filters and weighers, applied to the requests of one batch."""
 
     def __init__(
         self,
@@ -136,30 +127,85 @@ class Pipeline:
         # How many leading filters do not depend on earlier instances of the request
         # (``Filter.per_instance`` false): they run once per decision, not per instance.
         self._static = next((i for i, f in enumerate(filters) if f.per_instance), len(filters))
+        self._weighers_on = frozenset(w.name for w, _ in weighers)
 
     def decide(
         self, store: Store, request: ScheduleRequest, spec: Translated, attempt: int = 1
     ) -> Decision:
-        """Decide on current state. ``attempt`` > 1 means the previous decision lost its
-        claim to a racing scheduler: then the pick is spread at random over the best
-        2^(attempt-1) hosts, since racers rank alike and would collide again."""
-        with resident.for_store(store).reading() as (conn, index):
-            return self._decide(store, conn, index, request, spec, 2 ** (attempt - 1))
+        """Decide one request on current state (a batch of one); see ``decide_many``."""
+        (got,) = self.decide_many(store, [(request, spec)], attempt)
+        if isinstance(got, DomainError):
+            raise got
+        return got
 
-    def _decide(
+    def decide_many(
         self,
         store: Store,
-        conn: ReadTx,
+        items: Sequence[tuple[ScheduleRequest, Translated]],
+        attempt: int = 1,
+    ) -> list[Decision | DomainError]:
+        """Decide ``items`` in order on one refresh of the index, each seeing what the
+        ones before it planned (``BatchState``); an answer per item, in order.
+
+        Requests alike in everything but their instances and group (same flavor, image,
+        zone, project, host hints) form a *run*: the pre-filter, the once-per-decision
+        filters and the weighers' columns are computed once for the run.
+
+        ``attempt`` > 1 means the previous decision lost its claim to a racing scheduler:
+        then each pick is spread at random over the best 2^(attempt-1) hosts, since
+        racers rank alike and would collide again."""
+        spread = 2 ** (attempt - 1)
+        out: list[Decision | DomainError | None] = [None] * len(items)
+        with resident.for_store(store).reading() as (conn, index):
+            batch = BatchState(index)
+            try:
+                named_groups = {r.server_group.uuid for r, _ in items if r.server_group}
+                batch.groups = facts_mod.load_groups(
+                    conn, {uuid for uuid in named_groups if uuid is not None}
+                )
+                facts = FactsCache(
+                    store,
+                    conn,
+                    index,
+                    weighers_on=self._weighers_on,
+                    io_ops_window_s=self.config.io_ops_window_s,
+                    topology_cache=self.topology_cache,
+                )
+                # The project matters to a decision only where aggregates reserve hosts
+                # for projects; otherwise requests of all projects share a run.
+                by_project = isolates(facts.metadata())
+                runs: dict[object, list[int]] = {}
+                for k, (request, _) in enumerate(items):
+                    runs.setdefault(run_key(request, k, by_project), []).append(k)
+                for positions in runs.values():
+                    mark = batch.mark()
+                    decided: list[Decision | DomainError]
+                    try:
+                        decided = list(self._run(facts, index, items, positions, batch, spread))
+                    except DomainError as exc:
+                        batch.undo(mark)
+                        decided = [exc] * len(positions)
+                    for k, answer in zip(positions, decided, strict=True):
+                        out[k] = answer
+            finally:
+                batch.release()
+        return [answer for answer in out if answer is not None]
+
+    def _run(
+        self,
+        facts: FactsCache,
         index: CloudIndex,
-        request: ScheduleRequest,
-        spec: Translated,
-        spread: int = 1,
-    ) -> Decision:
+        items: Sequence[tuple[ScheduleRequest, Translated]],
+        positions: list[int],
+        batch: BatchState,
+        spread: int,
+    ) -> list[Decision]:
+        """Decide the requests of one run (see ``decide_many``), in order."""
+        request, spec = items[positions[0]]
         query = prefilter_request(spec)
         everyone = feasible.host_roots(index)
         screened = feasible.screen(index, query, everyone)
-        explain = frozenset(request.explain_hosts)
-        named = _named_roots(index, everyone, explain)
+        named = _named_roots(index, everyone, frozenset(request.explain_hosts))
         # Rejections before the per-instance filters are the same for every instance:
         # recorded once (anonymous hosts counted, the hosts the request names kept by
         # name) and replayed into each instance's explanation.
@@ -175,70 +221,81 @@ class Pipeline:
         for reason, count in base_counts.items():
             base.reject_many(PLACEMENT_STAGE, reason, count)
         base.stage(HINTS_STAGE)
-        hosts = Hosts(index, everyone[screened.passed])
+        # Subset of every host (not built from the survivors' roots): columns of the whole
+        # host list reuse the per-class positions the index remembers for it.
+        hosts = Hosts(index, everyone).subset(screened.passed)
         hosts, hint_counts, hint_named = self._hints(hosts, request, named)
         for (stage, reason), count in hint_counts.items():
             base.reject_many(stage, reason, count)
         for name, rejection in hint_named:
             base.reject(name, rejection)
-        weights_on = {w.name for w, _ in self.weighers}
-        facts = facts_mod.load(
-            store,
-            hosts,
-            group_uuid=request.server_group.uuid if request.server_group else None,
-            topology_needed=spec.guest is not None or bool(spec.pci),
-            instances_needed="NumInstancesWeigher" in weights_on,
-            index=index,
-            recent_window_s=self.config.io_ops_window_s if "IoOpsWeigher" in weights_on else None,
-            capabilities_needed=facts_mod.needs_capabilities(spec),
-            topology_cache=self.topology_cache,
-            conn=conn,
-        )
-        group_uuid = facts.group.uuid if facts.group is not None else None
+        shared = facts.get(spec, hosts)
+        # The leading filters do not depend on earlier instances, nor on the group.
+        static = Context(request, spec, batch.facts_for(shared, None), self.config)
+        hosts = self._filter(self.filters[: self._static], hosts, static, base, named)
+        board = Scoreboard(self.weighers, hosts, static)
+        run = _Run(index, hosts, board, query, everyone, base, named, batch, spread)
+        return [self._place(run, items[k][0], spec, shared) for k in positions]
+
+    def _place(
+        self, run: _Run, request: ScheduleRequest, spec: Translated, shared: Facts
+    ) -> Decision:
+        """Place every instance of ``request``, or none (its charges taken back)."""
+        index, hosts, batch = run.index, run.hosts, run.batch
+        group_uuid = request.server_group.uuid if request.server_group else None
+        facts = batch.facts_for(shared, group_uuid)
+        if group_uuid != run.group_uuid:
+            run.board.reweigh(Context(request, spec, facts, self.config, {}, dict(batch.usage)))
+            run.group_uuid = group_uuid
         group_generation = facts.group.generation if facts.group is not None else None
         planned: dict[int, int] = {}
-        usage: dict[int, HostUsage] = {}  # this request's plans on top of facts.usage
+        usage: dict[int, HostUsage] = dict(batch.usage)  # plans on top of facts.usage
         placements: list[Placement] = []
+        consumed: list[tuple[int, dict[str, int]]] = []
         first: Explanation | None = None
         uuids = request.instance_uuids
-        # The leading filters that do not depend on earlier instances run once.
-        static = Context(request, spec, facts, self.config)
-        hosts = self._filter(self.filters[: self._static], hosts, static, base, named)
-        with _charged(index) as charged:
-            for n in range(request.num_instances):
-                ex = Explanation(len(everyone), explain)
-                base.replay(ex)
-                ctx = Context(request, spec, facts, self.config, dict(planned), dict(usage))
-                picked = self._pick(index, hosts, ctx, query, ex, named, spread)
-                first = first or ex
-                if picked is None:
-                    ex.chosen.extend(p.host_name for p in placements)
-                    return Decision((), ex, group_uuid, group_generation, failed_instance=n)
-                root, areq, assignment, score = picked
-                hosts.consume(root, _host_amounts(index, root, areq))
-                for a in areq.allocations:
-                    index.adjust_used(a.provider_id, a.resource_class, a.amount)
-                    charged.append((a.provider_id, a.resource_class, a.amount))
-                planned[root] = planned.get(root, 0) + 1
-                if assignment is not None and spec.guest is not None:
-                    before = usage.get(root) or facts.usage.get(root) or HostUsage()
-                    usage[root] = consume(before, spec.guest, assignment)
-                elif assignment is not None and assignment.devices:
-                    before = usage.get(root) or facts.usage.get(root) or HostUsage()
-                    usage[root] = replace(
-                        before,
-                        claimed_devices=before.claimed_devices
-                        | frozenset(d for _, d in assignment.devices),
-                    )
-                node = index.node(root)
-                allocations: dict[str, dict[str, int]] = {}
-                for a in areq.allocations:
-                    target = allocations.setdefault(index.node(a.provider_id).uuid, {})
-                    target[a.resource_class] = target.get(a.resource_class, 0) + a.amount
-                placements.append(
-                    Placement(uuids[n], root, node.uuid, node.name, allocations, assignment, score)
+        explain = frozenset(request.explain_hosts)
+        mark = batch.mark()
+        for n in range(request.num_instances):
+            ex = Explanation(len(run.everyone), explain)
+            run.base.replay(ex)
+            ctx = Context(request, spec, facts, self.config, dict(planned), dict(usage))
+            picked = self._pick(run, ctx, ex)
+            first = first or ex
+            if picked is None:
+                _take_back(run, mark, consumed, planned)
+                ex.chosen.extend(p.host_name for p in placements)
+                return Decision((), ex, group_uuid, group_generation, failed_instance=n)
+            root, areq, assignment, score = picked
+            amounts = _host_amounts(index, root, areq)
+            hosts.consume(root, amounts)
+            consumed.append((root, amounts))
+            run.board.touch((root,))
+            batch.charge(areq)
+            planned[root] = planned.get(root, 0) + 1
+            if assignment is not None and spec.guest is not None:
+                before = usage.get(root) or facts.usage.get(root) or HostUsage()
+                usage[root] = consume(before, spec.guest, assignment)
+            elif assignment is not None and assignment.devices:
+                before = usage.get(root) or facts.usage.get(root) or HostUsage()
+                usage[root] = replace(
+                    before,
+                    claimed_devices=before.claimed_devices
+                    | frozenset(d for _, d in assignment.devices),
                 )
+            node = index.node(root)
+            allocations: dict[str, dict[str, int]] = {}
+            for a in areq.allocations:
+                target = allocations.setdefault(index.node(a.provider_id).uuid, {})
+                target[a.resource_class] = target.get(a.resource_class, 0) + a.amount
+            placements.append(
+                Placement(uuids[n], root, node.uuid, node.name, allocations, assignment, score)
+            )
         assert first is not None
+        if request.dry_run:  # it claims nothing, so the requests after it don't see it
+            _take_back(run, mark, consumed, planned)
+        else:
+            batch.placed(group_uuid, [p.root_id for p in placements], usage)
         first.chosen.extend(p.host_name for p in placements)
         return Decision(tuple(placements), first, group_uuid, group_generation)
 
@@ -299,25 +356,18 @@ class Pipeline:
         return survivors
 
     def _pick(
-        self,
-        index: CloudIndex,
-        hosts: Hosts,
-        ctx: Context,
-        query: CandidateRequest,
-        ex: Explanation,
-        named: dict[int, str],
-        spread: int = 1,
+        self, run: _Run, ctx: Context, ex: Explanation
     ) -> tuple[int, AllocationRequest, Assignment | None, float] | None:
-        survivors = self._filter(self.filters[self._static :], hosts, ctx, ex, named)
+        named = run.named
+        survivors = self._filter(self.filters[self._static :], run.hosts, ctx, ex, named)
         if not len(survivors):
             return None
-        columns = [(w.name, m, w.weigh(survivors, ctx)) for w, m in self.weighers]
-        ranking = rank(survivors, columns)
-        one = replace(query, limit=1)
+        ranking = run.board.rank(survivors, ctx)
+        one = replace(run.query, limit=1)
         exact = ctx.spec.guest is not None or bool(ctx.spec.pci)
         order = ranking.best_first()
-        if spread > 1:
-            top = list(itertools.islice(order, spread))
+        if run.spread > 1:
+            top = list(itertools.islice(order, run.spread))
             random.shuffle(top)
             order = itertools.chain(top, order)
         ahead: deque[int] = deque()
@@ -331,7 +381,7 @@ class Pipeline:
                 break
             root = int(survivors.roots[pos])
             name = survivors.name(pos)
-            found = materialize(index, one, root)
+            found = materialize(run.index, one, root)
             if not found:
                 ex.reject(name, Rejection(PLACEMENT_STAGE, _NO_COMBINATION))
                 continue
@@ -362,6 +412,32 @@ class Pipeline:
                     )
             return root, found[0], assignment, float(ranking.total[pos])
         return None
+
+
+@dataclass
+class _Run:
+    """What the requests of one run share while they are placed one after another."""
+
+    index: CloudIndex
+    hosts: Hosts
+    board: Scoreboard
+    query: CandidateRequest
+    everyone: np.ndarray
+    base: Recorder
+    named: dict[int, str]
+    batch: BatchState
+    spread: int
+    group_uuid: str | None = None
+
+
+def _take_back(
+    run: _Run, mark: Mark, consumed: list[tuple[int, dict[str, int]]], planned: dict[int, int]
+) -> None:
+    """Undo what a request that is not going to be claimed charged (all-or-nothing)."""
+    run.batch.undo(mark)
+    for root, amounts in consumed:
+        run.hosts.consume(root, {rc: -amount for rc, amount in amounts.items()})
+    run.board.touch(planned)
 
 
 def materialize(index: CloudIndex, query: CandidateRequest, root: int) -> list[AllocationRequest]:

@@ -83,8 +83,15 @@ class Filter(Protocol):
 
 
 class Weigher(Protocol):
-    """Scores hosts: larger raw values are better before the multiplier is applied."""
+    """Scores hosts: larger raw values are better before the multiplier is applied.
+
+    A weigher is *host-local*: a host's raw value depends on that host alone (its usage,
+    the members and planned instances there), never on other hosts, so that after a
+    pick only the picked host is weighed again (``berth.scheduler.scoreboard``).
+    ``reads_group`` says whether it reads the request's server group (weighed again for
+    every host when a batch moves on to a request of another group)."""
 
     name: ClassVar[str]
+    reads_group: ClassVar[bool]
 
     def weigh(self, hosts: Hosts, ctx: Context) -> FloatArray: ...

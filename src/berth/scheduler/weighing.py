@@ -15,7 +15,7 @@ wants Nova's ``host_subset_size`` randomness gets it from the pipeline, not from
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,31 +57,36 @@ class Part:
 @dataclass(frozen=True, slots=True)
 class Ranking:
     """Hosts with their scores; ``best_first`` yields positions into the ``Hosts`` ranked,
-    best first, ties in ascending root id order."""
+    best first, ties in ascending root id order. ``points(pos)`` is, per weigher, the
+    weighted points host ``pos`` got (computed only for the hosts an explanation names)."""
 
     roots: np.ndarray
     total: FloatArray
-    parts: tuple[Part, ...]
+    points: Callable[[int], dict[str, float]]
 
     def best_first(self, head: int = 8) -> Iterator[int]:
-        """Positions best first. The pick usually takes the first host, so only the top
-        ``head`` (and every host tied with the last of them) are sorted up front; the
-        full order is sorted only if the pick gets past them."""
+        """Positions best first. The pick usually takes the first host: it is the first
+        maximum (``roots`` ascend, so the lowest root id among ties), found without
+        sorting. Only if the pick gets past it are the top ``head`` (and every host tied
+        with the last of them) sorted, and the full order only past those."""
         n = len(self.total)
+        if n == 0:
+            return
+        first = int(np.argmax(self.total))
+        yield first
+        done = {first}
         if n > 4 * head:
             cut = np.partition(-self.total, head - 1)[head - 1]
             top = np.flatnonzero(-self.total <= cut)
-            ordered = top[np.lexsort((self.roots[top], -self.total[top]))]
-            yield from ordered.tolist()
-            done = set(ordered.tolist())
-            rest = np.lexsort((self.roots, -self.total))
-            yield from (p for p in rest.tolist() if p not in done)
-            return
-        yield from np.lexsort((self.roots, -self.total)).tolist()
+            ordered = top[np.lexsort((self.roots[top], -self.total[top]))].tolist()
+            yield from (p for p in ordered if p not in done)
+            done.update(ordered)
+        rest = np.lexsort((self.roots, -self.total))
+        yield from (p for p in rest.tolist() if p not in done)
 
     def breakdown(self, pos: int) -> dict[str, float]:
         """Per weigher, the weighted points host ``pos`` got (for explanations)."""
-        return {p.name: round(float(p.normalized[pos] * p.multiplier), 2) for p in self.parts}
+        return self.points(pos)
 
 
 def rank(hosts: Hosts, columns: Sequence[tuple[str, float, FloatArray]]) -> Ranking:
@@ -94,4 +99,8 @@ def rank(hosts: Hosts, columns: Sequence[tuple[str, float, FloatArray]]) -> Rank
         normalized = normalize(np.asarray(raw, dtype=np.float64))
         parts.append(Part(name, multiplier, normalized))
         total += normalized * multiplier
-    return Ranking(roots=hosts.roots, total=total, parts=tuple(parts))
+
+    def points(pos: int) -> dict[str, float]:
+        return {p.name: round(float(p.normalized[pos] * p.multiplier), 2) for p in parts}
+
+    return Ranking(roots=hosts.roots, total=total, points=points)

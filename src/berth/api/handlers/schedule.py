@@ -30,6 +30,7 @@ from berth.api.http import Request, Response, json_response
 from berth.api.schedule_params import parse_schedule
 from berth.api.state import AppState
 from berth.model.guest import Assignment
+from berth.scheduler.admission import Admission
 from berth.scheduler.pipeline import Decision, Placement
 from berth.scheduler.service import Scheduler
 
@@ -39,17 +40,17 @@ NO_VALID_HOST = "berth.schedule.no_valid_host"
 _lock = threading.Lock()
 
 
-def _scheduler(st: AppState) -> Scheduler:
+def _admission(st: AppState) -> Admission:
     with _lock:
         if st.schedule_service is None:
-            st.schedule_service = Scheduler(st.store, st.scheduler)
+            st.schedule_service = Admission(Scheduler(st.store, st.scheduler))
         return st.schedule_service
 
 
 def schedule(req: Request, st: AppState) -> Response:
     st.policy.authorize(req.context, RULE)
     request = parse_schedule(req.json_body())
-    decision = _scheduler(st).schedule(request)
+    decision = _admission(st).submit(request)
     view = render(decision, dry_run=request.dry_run)
     if decision.ok or request.dry_run:
         return json_response(view)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from berth.scheduler.host_metadata import Described
+from berth.scheduler.host_metadata import Described, HostMetadata
 from berth.scheduler.hosts import Hosts
 from berth.scheduler.protocols import Context, Verdict
 
@@ -33,13 +33,19 @@ def allowed_projects(hosts: Hosts, pos: int, ctx: Context) -> frozenset[str] | N
     return _allowed(ctx.facts.host_metadata(int(hosts.roots[pos])))
 
 
+def isolates(metadata: HostMetadata) -> bool:
+    """Whether any aggregate reserves its hosts for projects (else the request's project
+    changes no decision, and requests of different projects may be decided alike)."""
+    return metadata.with_key(lambda key: key.startswith(PREFIX))
+
+
 class AggregateMultiTenancyIsolation:
     name: ClassVar[str] = "AggregateMultiTenancyIsolation"
     per_instance: ClassVar[bool] = False
 
     def filter(self, hosts: Hosts, ctx: Context) -> Verdict:
         project = ctx.request.project_id
-        if not ctx.facts.metadata.with_key(lambda key: key.startswith(PREFIX)):
+        if not isolates(ctx.facts.metadata):
             return Verdict()
 
         def refused(meta: Described) -> bool:

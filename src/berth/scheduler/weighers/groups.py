@@ -26,6 +26,7 @@ def _members(hosts: Hosts, ctx: Context, policy: str) -> FloatArray | None:
 
 class ServerGroupSoftAffinityWeigher:
     name: ClassVar[str] = "ServerGroupSoftAffinityWeigher"
+    reads_group: ClassVar[bool] = True
 
     def weigh(self, hosts: Hosts, ctx: Context) -> FloatArray:
         counts = _members(hosts, ctx, SOFT_AFFINITY)
@@ -34,6 +35,7 @@ class ServerGroupSoftAffinityWeigher:
 
 class ServerGroupSoftAntiAffinityWeigher:
     name: ClassVar[str] = "ServerGroupSoftAntiAffinityWeigher"
+    reads_group: ClassVar[bool] = True
 
     def weigh(self, hosts: Hosts, ctx: Context) -> FloatArray:
         counts = _members(hosts, ctx, SOFT_ANTI_AFFINITY)

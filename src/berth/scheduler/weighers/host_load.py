@@ -37,6 +37,7 @@ def _per_host(hosts: Hosts, counts: Mapping[int, int]) -> FloatArray:
 
 class BuildFailureWeigher:
     name: ClassVar[str] = "BuildFailureWeigher"
+    reads_group: ClassVar[bool] = False
 
     def weigh(self, hosts: Hosts, ctx: Context) -> FloatArray:
         return -ctx.facts.failures.column(hosts.roots)
@@ -44,6 +45,7 @@ class BuildFailureWeigher:
 
 class IoOpsWeigher:
     name: ClassVar[str] = "IoOpsWeigher"
+    reads_group: ClassVar[bool] = False
 
     def weigh(self, hosts: Hosts, ctx: Context) -> FloatArray:
         return ctx.facts.recent.column(hosts.roots) + _per_host(hosts, ctx.planned)
@@ -51,6 +53,7 @@ class IoOpsWeigher:
 
 class NumInstancesWeigher:
     name: ClassVar[str] = "NumInstancesWeigher"
+    reads_group: ClassVar[bool] = False
 
     def weigh(self, hosts: Hosts, ctx: Context) -> FloatArray:
         return ctx.facts.instances.column(hosts.roots) + _per_host(hosts, ctx.planned)

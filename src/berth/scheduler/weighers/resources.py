@@ -15,6 +15,7 @@ from berth.scheduler.protocols import Context
 
 class _FreeWeigher:
     resource_class: ClassVar[str]
+    reads_group: ClassVar[bool] = False
 
     def weigh(self, hosts: Hosts, ctx: Context) -> FloatArray:
         return hosts.free(self.resource_class).astype("float64")
