@@ -1,7 +1,7 @@
 """Scheduler throughput at 10,000 hosts: placements/s and latency per request kind.
 
     .venv/bin/python bench/bench_scheduler.py [--hosts 10000] [--nfv-share 0.2]
-        [--clients 4] [--seconds 20] [--workers 2] [--out sched.json]
+        [--clients 128] [--seconds 15] [--workers 2] [--out sched.json]
 
 Starts ``berth serve`` (2 gunicorn workers by default) on a fresh PostgreSQL database
 (``--pg-port``, default the machine's 5432) or uses ``--url``/``--database-url`` as given,
@@ -363,8 +363,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hosts", type=int, default=10_000)
     ap.add_argument("--nfv-share", type=float, default=0.2)
-    ap.add_argument("--clients", type=int, default=4)
-    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--clients", type=int, default=128)
+    ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--port", type=int, default=8875)
     ap.add_argument("--pg-port", type=int, default=5432)

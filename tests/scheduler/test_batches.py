@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Sequence
 
 import numpy as np
-from tests.scheduler.test_pipeline import SMALL, _group, _host, _request, _used
 
 from berth.db import server_groups
 from berth.db.engine import Store
@@ -30,6 +29,7 @@ from berth.scheduler.protocols import Context
 from berth.scheduler.scoreboard import Scoreboard
 from berth.scheduler.service import Scheduler
 from berth.scheduler.weighing import rank
+from scheduler.test_pipeline import SMALL, _group, _host, _request, _used
 
 
 def _placed(answer: Decision | DomainError) -> list[str]:
