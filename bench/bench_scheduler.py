@@ -315,9 +315,12 @@ def run_phase(
     seed: int,
     hosts: int,
     transport: httpx.BaseTransport | None = None,
+    steps: int | None = None,
 ) -> dict[str, Any]:
-    """``clients`` threads looping ``step`` for ``seconds``; ``transport`` is for the
-    harness's own tests (an in-process app instead of a server)."""
+    """``clients`` threads looping ``step`` for ``seconds``; ``transport`` and ``steps``
+    (at most this many steps per client) are for the harness's own tests: an in-process
+    app instead of a server, and a fixed amount of work on a tiny cloud whatever the
+    machine's speed."""
     results = [PhaseResult() for _ in range(clients)]
     deadline = time.perf_counter() + seconds
     barrier = threading.Barrier(clients + 1)
@@ -326,8 +329,10 @@ def run_phase(
         client = Client(url, shared, seed * 100 + k, hosts, transport)
         try:
             barrier.wait()
-            while time.perf_counter() < deadline:
+            done = 0
+            while time.perf_counter() < deadline and (steps is None or done < steps):
                 step(client, results[k])
+                done += 1
         finally:
             client.close()
 
