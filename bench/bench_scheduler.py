@@ -435,17 +435,7 @@ def main() -> int:
     if args.out:
         args.out.write_text(text + "\n")
     audit = report["audit"]
-    bad = sum(
-        audit[k]
-        for k in (
-            "overcommit",
-            "allocations_vs_answers_mismatch",
-            "group_violations",
-            "pinned_cpu_conflicts",
-            "device_conflicts",
-            "huge_page_overcommit",
-        )
-    )
+    bad = sum(audit[k] for k in sched_audit.AUDIT_KEYS)
     unexplained = sum(p["unexplained_answers"] for p in report["phases"].values())
     return 1 if bad or unexplained else 0
 

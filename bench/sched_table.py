@@ -15,14 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-AUDIT_KEYS = (
-    "overcommit",
-    "allocations_vs_answers_mismatch",
-    "group_violations",
-    "pinned_cpu_conflicts",
-    "device_conflicts",
-    "huge_page_overcommit",
-)
+from sched_audit import AUDIT_KEYS
 
 
 def _cell(values: list[float], digits: int = 0) -> str:

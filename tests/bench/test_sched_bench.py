@@ -51,14 +51,7 @@ def test_every_phase_then_an_audit_that_can_fail(app: PlacementApp, db_url: str)
     assert results["no_valid_host"]["placements"] == 0
     assert results["no_valid_host"]["failure_reasons"]
     audit = sched_audit.audit(db_url, shared.ledger, shared.groups)
-    for key in (
-        "overcommit",
-        "allocations_vs_answers_mismatch",
-        "group_violations",
-        "pinned_cpu_conflicts",
-        "device_conflicts",
-        "huge_page_overcommit",
-    ):
+    for key in sched_audit.AUDIT_KEYS:
         assert audit[key] == 0, (key, audit["examples"])
     assert audit["assignments_checked"] > 0 and audit["groups_checked"] > 0
     # Now lie to it: one allocation more than answered, one member never acknowledged.
