@@ -144,8 +144,9 @@ class Pipeline:
         items: Sequence[tuple[ScheduleRequest, Translated]],
         attempt: int = 1,
     ) -> list[Decision | DomainError]:
-        """Decide ``items`` in order on one refresh of the index, each seeing what the
-        ones before it planned (``BatchState``); an answer per item, in order.
+        """Decide ``items`` on one refresh of the index, each seeing what the ones decided
+        before it planned (``BatchState``); an answer per item, in ``items``' order. Runs
+        are decided in the order of their first request, each run's requests in order.
 
         Requests alike in everything but their instances and group (same flavor, image,
         zone, project, host hints) form a *run*: the pre-filter, the once-per-decision
