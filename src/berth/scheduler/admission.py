@@ -11,8 +11,9 @@ So each worker admits requests through one queue, Nomad's plan-queue idea applie
 inside a worker: the first thread to arrive while no batch is running becomes the
 *leader*; it takes every request queued by then (up to ``MAX_REQUESTS`` requests and
 ``MAX_INSTANCES`` instances), decides them in one pass — in arrival order, requests alike
-taken together, each seeing what the ones decided before it planned — and claims them in one transaction
-(``Scheduler.schedule_many``), then hands each answer to the thread that asked and
+taken together, each seeing what the ones decided before it planned — and claims them
+in one transaction (``Scheduler.schedule_many``), then hands each answer to the thread
+that asked and
 passes the lead to the first request that queued meanwhile. Nothing waits for a batch to
 fill: an idle worker decides a lone request at once, a busy one batches exactly what
 arrived while it was busy.
