@@ -13,10 +13,9 @@ inside a worker: the first thread to arrive while no batch is running becomes th
 ``MAX_INSTANCES`` instances), decides them in one pass — in arrival order, requests alike
 taken together, each seeing what the ones decided before it planned — and claims them
 in one transaction (``Scheduler.schedule_many``), then hands each answer to the thread
-that asked and
-passes the lead to the first request that queued meanwhile. Nothing waits for a batch to
-fill: an idle worker decides a lone request at once, a busy one batches exactly what
-arrived while it was busy.
+that asked and passes the lead to the first request that queued meanwhile. Nothing waits
+for a batch to fill: an idle worker decides a lone request at once, a busy one batches
+exactly what arrived while it was busy.
 
 Correctness does not depend on batching: every claim is re-checked by the committer, and
 a batch whose transaction fails is committed claim by claim. Dry runs skip the queue.
