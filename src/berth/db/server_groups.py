@@ -246,13 +246,7 @@ def lock(conn: Connection, group_uuid: str) -> tuple[ServerGroup, list[tuple[str
     and read its members (consumer, host root id) under that lock: what a claim checks
     the group's rule against before ``record_members``. Concurrent claims on one group
     queue here; each sees every member committed before it. 404 for an unknown group."""
-    group = get(conn, group_uuid)
-    generation = _bump(conn, group)
-    rows = conn.execute(
-        select(SGM.c.consumer_uuid, SGM.c.root_provider_id).where(SGM.c.group_id == group.id)
-    )
-    current = [(str(c), None if r is None else int(r)) for c, r in rows]
-    return replace(group, generation=generation), current
+    return lock_many(conn, [group_uuid])[group_uuid]
 
 
 def lock_many(
